@@ -1,0 +1,224 @@
+//! The application: ESP-IDF's `examples/protocols/http_server/ws_echo_server`
+//! (main/ws_echo_server.c of the modelled release).
+
+use crate::httpd::ws::{WS_PING, WS_TEXT};
+use crate::httpd::{
+    ESP_ERR_NO_MEM, ESP_FAIL, ESP_OK, EspErr, Handler, HandshakeCb, Httpd, UriHandler, Work,
+    WsFrame,
+};
+use crate::log;
+use crate::lwip::Fd;
+
+pub const TAG: &str = "ws_echo_server";
+
+/// The handlers `start_webserver()` registers, in registration order.
+pub fn uri_handlers(profile: &crate::profile::Profile) -> Vec<UriHandler> {
+    let mut v = vec![UriHandler {
+        uri: "/ws".into(),
+        method: crate::http_parser::HTTP_GET,
+        handler: Handler::Echo,
+        is_websocket: true,
+        handle_ws_control_frames: false,
+        supported_subprotocol: None,
+        ws_pre_handshake_cb: None,
+        ws_post_handshake_cb: None,
+    }];
+    if profile.example_auth_endpoint {
+        v.push(UriHandler {
+            uri: "/auth".into(),
+            method: crate::http_parser::HTTP_GET,
+            handler: Handler::Echo,
+            is_websocket: true,
+            handle_ws_control_frames: false,
+            supported_subprotocol: None,
+            ws_pre_handshake_cb: Some(HandshakeCb::Pre),
+            ws_post_handshake_cb: Some(HandshakeCb::Post),
+        });
+    }
+    v
+}
+
+/// `calloc()`: fails when no free block is big enough. A zero-sized request
+/// returns NULL too (`heap_caps_calloc` with size 0).
+fn calloc(hd: &Httpd, size: u64) -> Option<Vec<u8>> {
+    if size == 0 || size > hd.profile.heap_largest_free_block as u64 {
+        return None;
+    }
+    Some(vec![0; size as usize])
+}
+
+/// Dispatches a URI handler.
+pub fn call_handler(hd: &mut Httpd, h: Handler) -> EspErr {
+    match h {
+        Handler::Echo => echo_handler(hd),
+    }
+}
+
+/// Dispatches a WebSocket handshake callback.
+pub fn call_handshake_cb(hd: &mut Httpd, cb: HandshakeCb) -> EspErr {
+    match cb {
+        HandshakeCb::Pre => ws_pre_handshake_cb(hd),
+        HandshakeCb::Post => ws_post_handshake_cb(hd),
+    }
+}
+
+fn log_bytes(hd: &Httpd, level: crate::console::Level, prefix: &str, bytes: &[u8]) {
+    hd.con.log(crate::console::Record {
+        level,
+        tag: TAG,
+        message: [prefix.as_bytes(), bytes].concat(),
+    });
+}
+
+/// `ws_pre_handshake_cb()`: accepts only URIs containing `token=valid`.
+fn ws_pre_handshake_cb(hd: &mut Httpd) -> EspErr {
+    log!(hd.con, Info, TAG, "=== ws_pre_handshake_cb called ===");
+    let uri = hd.req_uri();
+    log_bytes(hd, crate::console::Level::Info, "Requested URI: ", &uri);
+    if uri.windows(11).any(|w| w == b"token=valid") {
+        log!(hd.con, Info, TAG, "Valid token found, accepting handshake");
+        ESP_OK
+    } else {
+        log!(
+            hd.con,
+            Info,
+            TAG,
+            "No valid token found, rejecting handshake"
+        );
+        ESP_FAIL
+    }
+}
+
+const WELCOME: &[u8] = b"Welcome to the WebSocket Echo Server (post-handshake)!";
+
+/// `ws_post_handshake_cb()`: sends a welcome TEXT right after the 101.
+fn ws_post_handshake_cb(hd: &mut Httpd) -> EspErr {
+    log!(hd.con, Info, TAG, "=== ws_post_handshake_cb called ===");
+    let uri = hd.req_uri();
+    log_bytes(
+        hd,
+        crate::console::Level::Info,
+        "WebSocket connection established for URI: ",
+        &uri,
+    );
+    let pkt = WsFrame {
+        r#type: WS_TEXT,
+        payload: Some(WELCOME.to_vec()),
+        len: WELCOME.len() as u32,
+        ..Default::default()
+    };
+    let ret = hd.httpd_ws_send_frame(&pkt);
+    if ret != ESP_OK {
+        log!(
+            hd.con,
+            Error,
+            TAG,
+            "httpd_ws_send_frame failed with {}",
+            ret
+        );
+        return ret;
+    }
+    ESP_OK
+}
+
+/// `echo_handler()`.
+fn echo_handler(hd: &mut Httpd) -> EspErr {
+    let mut pkt = WsFrame {
+        r#type: WS_TEXT,
+        ..Default::default()
+    };
+    // max_len = 0: read the header only, to learn the length.
+    let ret = hd.httpd_ws_recv_frame(&mut pkt, 0);
+    if ret != ESP_OK {
+        log!(
+            hd.con,
+            Error,
+            TAG,
+            "httpd_ws_recv_frame failed to get frame len with {}",
+            ret
+        );
+        return ret;
+    }
+    // `%d` of a size_t.
+    log!(hd.con, Info, TAG, "frame len is {}", pkt.len as i32);
+    if pkt.len != 0 {
+        // ws_pkt.len + 1 for the NUL terminator, in 32-bit arithmetic.
+        let Some(buf) = calloc(hd, u64::from(pkt.len.wrapping_add(1))) else {
+            log!(hd.con, Error, TAG, "Failed to calloc memory for buf");
+            return ESP_ERR_NO_MEM;
+        };
+        pkt.payload = Some(buf);
+        let max_len = pkt.len as usize;
+        let ret = hd.httpd_ws_recv_frame(&mut pkt, max_len);
+        if ret != ESP_OK {
+            log!(
+                hd.con,
+                Error,
+                TAG,
+                "httpd_ws_recv_frame failed with {}",
+                ret
+            );
+            return ret;
+        }
+        // `%s`: the payload up to its first NUL, bytes as they are.
+        let msg = crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default());
+        log_bytes(
+            hd,
+            crate::console::Level::Info,
+            "Got packet with message: ",
+            msg,
+        );
+    }
+    log!(hd.con, Info, TAG, "Packet type: {}", pkt.r#type);
+    if pkt.r#type == WS_TEXT
+        && let Some(p) = pkt.payload.as_deref()
+    {
+        // strncmp(payload, trigger, strlen(trigger)) == 0: a prefix match
+        // that stops at a NUL in the payload.
+        let text = crate::httpd::c_str_of(p);
+        if text.starts_with(b"Trigger async") {
+            return trigger_send(hd, |fd| Work::WsAsyncSend { fd });
+        } else if text.starts_with(b"Ping") {
+            return trigger_send(hd, |fd| Work::WsPingSend { fd });
+        }
+    }
+    let ret = hd.httpd_ws_send_frame(&pkt);
+    if ret != ESP_OK {
+        log!(
+            hd.con,
+            Error,
+            TAG,
+            "httpd_ws_send_frame failed with {}",
+            ret
+        );
+    }
+    ret
+}
+
+/// `trigger_async_send()` / `trigger_ping_send()`.
+fn trigger_send(hd: &mut Httpd, work: impl FnOnce(Fd) -> Work) -> EspErr {
+    let fd = hd.httpd_req_to_sockfd();
+    hd.httpd_queue_work(work(fd))
+}
+
+/// `ws_async_send()`: a TEXT "Async data" on the socket that asked for it.
+pub fn ws_async_send(hd: &mut Httpd, fd: Fd) {
+    const DATA: &[u8] = b"Async data";
+    let pkt = WsFrame {
+        r#type: WS_TEXT,
+        payload: Some(DATA.to_vec()),
+        len: DATA.len() as u32,
+        ..Default::default()
+    };
+    // The return value is ignored by the example.
+    let _ = hd.httpd_ws_send_frame_async(fd, &pkt);
+}
+
+/// `ws_ping_send()`: an empty PING.
+pub fn ws_ping_send(hd: &mut Httpd, fd: Fd) {
+    let pkt = WsFrame {
+        r#type: WS_PING,
+        ..Default::default()
+    };
+    let _ = hd.httpd_ws_send_frame_async(fd, &pkt);
+}

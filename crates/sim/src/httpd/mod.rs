@@ -1,0 +1,563 @@
+//! esp_http_server, as released in the modelled ESP-IDF version.
+//!
+//! The code is organised like components/esp_http_server/src/: this module
+//! is httpd_main.c (start-up, the select loop, accept, the control socket),
+//! and the submodules follow the C files of the same names. Functions keep
+//! their C names so that every log line can be traced to the function that
+//! prints it (esp_http_server's `LOG_FMT` puts `__func__` in the message).
+//!
+//! The httpd task is a single thread: a handler that blocks in `recv` blocks
+//! the whole server, exactly as on the chip.
+
+mod parse;
+mod sess;
+mod txrx;
+mod uri;
+pub mod ws;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::console::Console;
+use crate::http_parser::ParsedUrl;
+use crate::lwip::{Errno, Fd, Lwip};
+use crate::profile::Profile;
+use crate::{log, logf};
+
+pub(crate) use parse::c_str as c_str_of;
+pub use ws::{WsFrame, WsType};
+
+/// `esp_err_t`.
+pub type EspErr = i32;
+pub const ESP_OK: EspErr = 0;
+pub const ESP_FAIL: EspErr = -1;
+pub const ESP_ERR_NO_MEM: EspErr = 0x101;
+pub const ESP_ERR_INVALID_ARG: EspErr = 0x102;
+pub const ESP_ERR_INVALID_STATE: EspErr = 0x103;
+pub const ESP_ERR_INVALID_SIZE: EspErr = 0x104;
+pub const ESP_ERR_NOT_FOUND: EspErr = 0x105;
+pub const ESP_ERR_INVALID_VERSION: EspErr = 0x10A;
+pub const ESP_ERR_HTTPD_HANDLERS_FULL: EspErr = 0xb001;
+pub const ESP_ERR_HTTPD_HANDLER_EXISTS: EspErr = 0xb002;
+pub const ESP_ERR_HTTPD_INVALID_REQ: EspErr = 0xb003;
+pub const ESP_ERR_HTTPD_RESULT_TRUNC: EspErr = 0xb004;
+pub const ESP_ERR_HTTPD_RESP_HDR: EspErr = 0xb005;
+pub const ESP_ERR_HTTPD_RESP_SEND: EspErr = 0xb006;
+
+/// `HTTPD_SOCK_ERR_*` returned by send/recv functions.
+pub const HTTPD_SOCK_ERR_FAIL: i32 = -1;
+pub const HTTPD_SOCK_ERR_INVALID: i32 = -2;
+pub const HTTPD_SOCK_ERR_TIMEOUT: i32 = -3;
+
+/// `esp_http_server_event_id_t`.
+#[derive(Copy, Clone, Debug)]
+pub enum ServerEvent {
+    Error = 0,
+    Start = 1,
+    OnConnected = 2,
+    OnHeader = 3,
+    HeadersSent = 4,
+    OnData = 5,
+    SentData = 6,
+    Disconnected = 7,
+    Stop = 8,
+}
+
+/// `httpd_config_t`, the fields the model uses, with `HTTPD_DEFAULT_CONFIG()`
+/// values (the example uses the defaults unchanged).
+#[derive(Clone, Debug)]
+pub struct HttpdConfig {
+    pub server_port: u16,
+    pub ctrl_port: u16,
+    pub max_open_sockets: usize,
+    pub max_uri_handlers: usize,
+    pub backlog_conn: usize,
+    pub lru_purge_enable: bool,
+    pub recv_wait_timeout: Duration,
+    pub max_req_hdr_len: usize,
+    pub max_uri_len: usize,
+}
+
+impl HttpdConfig {
+    pub fn default_for(profile: &Profile) -> Self {
+        HttpdConfig {
+            server_port: 80,
+            ctrl_port: 32768,
+            max_open_sockets: 7,
+            max_uri_handlers: 8,
+            backlog_conn: 5,
+            lru_purge_enable: false,
+            recv_wait_timeout: Duration::from_secs(5),
+            max_req_hdr_len: profile.httpd_max_req_hdr_len,
+            max_uri_len: profile.httpd_max_uri_len,
+        }
+    }
+}
+
+/// An application URI handler (a C function pointer in `httpd_uri_t`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Handler {
+    /// ws_echo_server's `echo_handler`.
+    Echo,
+}
+
+/// `ws_pre_handshake_cb` / `ws_post_handshake_cb` of an `httpd_uri_t`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HandshakeCb {
+    /// ws_echo_server's `ws_pre_handshake_cb` (token check).
+    Pre,
+    /// ws_echo_server's `ws_post_handshake_cb` (welcome message).
+    Post,
+}
+
+/// `httpd_uri_t`.
+#[derive(Clone, Debug)]
+pub struct UriHandler {
+    pub uri: String,
+    pub method: u8,
+    pub handler: Handler,
+    pub is_websocket: bool,
+    pub handle_ws_control_frames: bool,
+    pub supported_subprotocol: Option<String>,
+    pub ws_pre_handshake_cb: Option<HandshakeCb>,
+    pub ws_post_handshake_cb: Option<HandshakeCb>,
+}
+
+/// A work item for `httpd_queue_work()`: the C function pointer and argument.
+#[derive(Clone, Debug)]
+pub enum Work {
+    /// `httpd_sess_close(sock_db)`: the argument is the session *slot*
+    /// (esp-idf#19103 depends on that).
+    SessClose { slot: usize },
+    /// ws_echo_server's `ws_async_send(resp_arg)`.
+    WsAsyncSend { fd: Fd },
+    /// ws_echo_server's `ws_ping_send(resp_arg)`.
+    WsPingSend { fd: Fd },
+}
+
+/// `struct sock_db`.
+#[derive(Clone, Debug)]
+struct SockDb {
+    fd: Fd,
+    lru_counter: u64,
+    lru_socket: bool,
+    /// `pending_data[PARSER_BLOCK_SIZE]` with `pending_len`: the bytes are
+    /// right-aligned in C; only their order matters here.
+    pending: Vec<u8>,
+    ws_handshake_done: bool,
+    ws_handler: Option<Handler>,
+    ws_close: bool,
+    ws_control_frames: bool,
+    for_async_req: bool,
+}
+
+impl SockDb {
+    fn free() -> Self {
+        SockDb {
+            fd: -1,
+            lru_counter: 0,
+            lru_socket: false,
+            pending: Vec::new(),
+            ws_handshake_done: false,
+            ws_handler: None,
+            ws_close: false,
+            ws_control_frames: false,
+            for_async_req: false,
+        }
+    }
+}
+
+/// `httpd_req_t` together with `struct httpd_req_aux`.
+#[derive(Clone, Debug)]
+pub struct Req {
+    slot: usize,
+    pub uri: Vec<u8>,
+    pub method: u8,
+    pub content_len: usize,
+    remaining_len: usize,
+    scratch: Vec<u8>,
+    scratch_size_limit: usize,
+    req_hdrs_count: usize,
+    max_req_hdr_len: usize,
+    max_uri_len: usize,
+    url: ParsedUrl,
+    status: &'static str,
+    content_type: &'static str,
+    ws_handshake_detect: bool,
+    ws_type: u8,
+    ws_final: bool,
+    mask_key: [u8; 4],
+}
+
+/// `hd_calls`: the URI handler table. The application task registers
+/// handlers while the httpd task may already be serving, as in C (where the
+/// table is shared without a lock), so it is shared here.
+#[derive(Clone)]
+pub struct UriTable {
+    slots: Arc<Mutex<Vec<Option<UriHandler>>>>,
+    con: Console,
+}
+
+/// `PARSER_BLOCK_SIZE` in esp_httpd_priv.h: request reads and the pending
+/// (un-received) buffer are both this big.
+const PARSER_BLOCK_SIZE: usize = 128;
+
+/// The state of one running server (`struct httpd_data`).
+pub struct Httpd {
+    pub(crate) profile: Arc<Profile>,
+    pub(crate) con: Console,
+    pub(crate) net: Arc<Lwip>,
+    pub(crate) config: HttpdConfig,
+    listen_fd: Fd,
+    ctrl_fd: Fd,
+    #[allow(dead_code)]
+    msg_fd: Fd,
+    sessions: Vec<SockDb>,
+    active_count: usize,
+    lru_counter: u64,
+    uris: UriTable,
+    /// `ctrl_sock_semaphore`: free slots of the control socket's mbox.
+    ctrl_sem: usize,
+    work: HashMap<u64, Work>,
+    next_work: u64,
+    pub(crate) req: Option<Req>,
+    stopping: bool,
+}
+
+/// `TAG` of httpd_main.c.
+const TAG: &str = "httpd";
+
+impl Httpd {
+    /// `httpd_start()`: returns the server, or the error the app sees.
+    pub fn start(
+        profile: Arc<Profile>,
+        con: Console,
+        net: Arc<Lwip>,
+        config: HttpdConfig,
+    ) -> Result<Httpd, EspErr> {
+        let max_sockets = net_max_sockets(&profile);
+        if max_sockets < config.max_open_sockets + 3 {
+            log!(
+                con,
+                Error,
+                TAG,
+                "Config option max_open_sockets is too large (max allowed {}, 3 sockets used by HTTP server internally)\n\tEither decrease this or configure LWIP_MAX_SOCKETS to a larger value",
+                max_sockets - 3
+            );
+            return Err(ESP_ERR_INVALID_ARG);
+        }
+        // httpd_server_init(): listen socket, control socket, message socket,
+        // in this order (their numbers show in the debug log).
+        let listen_fd = match net.tcp_listen(config.backlog_conn) {
+            Ok(fd) => fd,
+            Err(e) => {
+                logf!(
+                    con,
+                    Error,
+                    TAG,
+                    "httpd_server_init",
+                    "error in socket ({})",
+                    e.0
+                );
+                return Err(ESP_FAIL);
+            }
+        };
+        let ctrl_fd = match net.udp_socket(Some(config.ctrl_port)) {
+            Ok(fd) => fd,
+            Err(e) => {
+                logf!(
+                    con,
+                    Error,
+                    TAG,
+                    "httpd_server_init",
+                    "error in creating ctrl socket ({})",
+                    e.0
+                );
+                let _ = net.close(listen_fd);
+                return Err(ESP_FAIL);
+            }
+        };
+        let msg_fd = match net.udp_socket(None) {
+            Ok(fd) => fd,
+            Err(e) => {
+                logf!(
+                    con,
+                    Error,
+                    TAG,
+                    "httpd_server_init",
+                    "error in creating msg socket ({})",
+                    e.0
+                );
+                let _ = net.close(listen_fd);
+                let _ = net.close(ctrl_fd);
+                return Err(ESP_FAIL);
+            }
+        };
+        let sessions = (0..config.max_open_sockets)
+            .map(|_| SockDb::free())
+            .collect();
+        let uris = UriTable::new(config.max_uri_handlers, con.clone());
+        let ctrl_sem = profile.udp_recvmbox_size;
+        let hd = Httpd {
+            profile,
+            con,
+            net,
+            config,
+            listen_fd,
+            ctrl_fd,
+            msg_fd,
+            sessions,
+            active_count: 0,
+            lru_counter: 0,
+            uris,
+            ctrl_sem,
+            work: HashMap::new(),
+            next_work: 0,
+            req: None,
+            stopping: false,
+        };
+        hd.dispatch_event(ServerEvent::Start);
+        Ok(hd)
+    }
+
+    /// `esp_http_server_dispatch_event()`: posted to the default event loop.
+    /// No handler is registered by the example, so esp_event's loop task
+    /// (components/esp_event/esp_event.c, `esp_event_loop_run`) logs that at
+    /// debug level. The loop task has a higher priority than httpd, so the
+    /// line appears right away.
+    pub(crate) fn dispatch_event(&self, ev: ServerEvent) {
+        log!(
+            self.con,
+            Debug,
+            "event",
+            "no handlers have been registered for event ESP_HTTP_SERVER_EVENT:{} posted to loop {}",
+            ev as i32,
+            crate::chip::DEFAULT_EVENT_LOOP_ADDR
+        );
+    }
+
+    /// `httpd_thread()`'s prologue.
+    pub fn thread_started(&self) {
+        logf!(self.con, Debug, TAG, "httpd_thread", "web server started");
+    }
+
+    /// Runs `httpd_server()` until the server stops or the chip is halted.
+    pub fn run(&mut self) {
+        while !self.stopping {
+            if self.httpd_server().is_err() {
+                return;
+            }
+        }
+        logf!(self.con, Debug, TAG, "httpd_thread", "web server exiting");
+    }
+
+    /// `httpd_server()`: one turn of the select loop. The first half (up to
+    /// and including select) is split out so that start-up can run it before
+    /// the application registers its handlers, as the chip's scheduler does.
+    pub fn httpd_server(&mut self) -> Result<(), Errno> {
+        let ready = self.select()?;
+        self.after_select(&ready);
+        Ok(())
+    }
+
+    pub(crate) fn select(&mut self) -> Result<Vec<Fd>, Errno> {
+        let mut read_set = Vec::new();
+        if self.config.lru_purge_enable || self.httpd_is_sess_available() {
+            read_set.push(self.listen_fd);
+        }
+        read_set.push(self.ctrl_fd);
+        let mut max_fd = -1;
+        for s in &self.sessions {
+            if s.fd != -1 && !s.for_async_req {
+                read_set.push(s.fd);
+                max_fd = max_fd.max(s.fd);
+            }
+        }
+        let maxfd = self.listen_fd.max(max_fd).max(self.ctrl_fd);
+        logf!(
+            self.con,
+            Debug,
+            TAG,
+            "httpd_server",
+            "doing select maxfd+1 = {}",
+            maxfd + 1
+        );
+        self.net.select(&read_set)
+    }
+
+    fn after_select(&mut self, ready: &[Fd]) {
+        // Case 0: a control message.
+        if ready.contains(&self.ctrl_fd) {
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                "httpd_server",
+                "processing ctrl message"
+            );
+            self.httpd_process_ctrl_msg();
+            if self.stopping {
+                logf!(self.con, Debug, TAG, "httpd_server", "stopping thread");
+                return;
+            }
+        }
+        // Case 1: activity on sessions, in slot order.
+        for slot in 0..self.sessions.len() {
+            self.httpd_process_session(slot, ready);
+        }
+        // Case 2: a new connection.
+        if ready.contains(&self.listen_fd) {
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                "httpd_server",
+                "processing listen socket {}",
+                self.listen_fd
+            );
+            if self.httpd_accept_conn() != ESP_OK {
+                logf!(
+                    self.con,
+                    Warn,
+                    TAG,
+                    "httpd_server",
+                    "error accepting new connection"
+                );
+            }
+        }
+    }
+
+    fn httpd_process_session(&mut self, slot: usize, ready: &[Fd]) {
+        let s = &self.sessions[slot];
+        if s.fd < 0 || s.for_async_req {
+            return;
+        }
+        let fd = s.fd;
+        if ready.contains(&fd) || !s.pending.is_empty() {
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                self.profile.process_session_func,
+                "processing socket {}",
+                fd
+            );
+            if self.httpd_sess_process(slot) != ESP_OK {
+                self.httpd_sess_delete(slot);
+            }
+        }
+    }
+
+    /// `httpd_accept_conn()`.
+    fn httpd_accept_conn(&mut self) -> EspErr {
+        const F: &str = "httpd_accept_conn";
+        if self.config.lru_purge_enable && !self.httpd_is_sess_available() {
+            return self.httpd_sess_close_lru();
+        }
+        let new_fd = match self.net.accept(self.listen_fd) {
+            Ok(fd) => fd,
+            Err(e) => {
+                logf!(self.con, Error, TAG, F, "error in accept ({})", e.0);
+                return ESP_FAIL;
+            }
+        };
+        logf!(self.con, Debug, TAG, F, "newfd = {}", new_fd);
+        // SO_RCVTIMEO = recv_wait_timeout (SO_SNDTIMEO has no effect here).
+        let _ = self.net.set_rcvtimeo(new_fd, self.config.recv_wait_timeout);
+        if self.httpd_sess_new(new_fd) != ESP_OK {
+            logf!(self.con, Error, TAG, F, "session creation failed");
+            let _ = self.net.close(new_fd);
+            return ESP_FAIL;
+        }
+        logf!(self.con, Debug, TAG, F, "complete");
+        self.dispatch_event(ServerEvent::OnConnected);
+        ESP_OK
+    }
+
+    /// `httpd_queue_work()`.
+    pub fn httpd_queue_work(&mut self, work: Work) -> EspErr {
+        // The default, non-blocking mode: fail when the mbox is full.
+        if self.ctrl_sem == 0 {
+            logf!(
+                self.con,
+                Warn,
+                TAG,
+                "httpd_queue_work",
+                "ctrl socket queue full, work not queued"
+            );
+            return ESP_FAIL;
+        }
+        self.ctrl_sem -= 1;
+        let token = self.next_work;
+        self.next_work += 1;
+        self.work.insert(token, work);
+        if self.net.udp_sendto(self.config.ctrl_port, token).is_err() {
+            logf!(
+                self.con,
+                Warn,
+                TAG,
+                "httpd_queue_work",
+                "failed to queue work"
+            );
+            self.work.remove(&token);
+            self.ctrl_sem += 1;
+            return ESP_FAIL;
+        }
+        ESP_OK
+    }
+
+    /// `httpd_process_ctrl_msg()`.
+    fn httpd_process_ctrl_msg(&mut self) {
+        let token = match self.net.udp_recv(self.ctrl_fd) {
+            Ok(t) => t,
+            Err(e) => {
+                logf!(
+                    self.con,
+                    Warn,
+                    TAG,
+                    "httpd_process_ctrl_msg",
+                    "error in recv ({})",
+                    e.0
+                );
+                self.ctrl_sem = (self.ctrl_sem + 1).min(self.profile.udp_recvmbox_size);
+                return;
+            }
+        };
+        if let Some(work) = self.work.remove(&token) {
+            logf!(self.con, Debug, TAG, "httpd_process_ctrl_msg", "work");
+            self.run_work(work);
+        }
+        self.ctrl_sem = (self.ctrl_sem + 1).min(self.profile.udp_recvmbox_size);
+    }
+
+    fn run_work(&mut self, work: Work) {
+        match work {
+            Work::SessClose { slot } => self.httpd_sess_close(slot),
+            Work::WsAsyncSend { fd } => crate::app::ws_async_send(self, fd),
+            Work::WsPingSend { fd } => crate::app::ws_ping_send(self, fd),
+        }
+    }
+
+    /// `httpd_req_to_sockfd()` for the request being handled.
+    pub fn httpd_req_to_sockfd(&self) -> Fd {
+        match &self.req {
+            Some(r) => self.sessions[r.slot].fd,
+            None => -1,
+        }
+    }
+
+    /// The handle the application uses to register URI handlers.
+    pub fn uri_table(&self) -> UriTable {
+        self.uris.clone()
+    }
+
+    /// The URI of the request being handled (`req->uri`).
+    pub fn req_uri(&self) -> Vec<u8> {
+        self.req.as_ref().map(|r| r.uri.clone()).unwrap_or_default()
+    }
+}
+
+fn net_max_sockets(profile: &Profile) -> usize {
+    profile.lwip_max_sockets
+}

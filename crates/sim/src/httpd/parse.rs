@@ -1,0 +1,825 @@
+//! httpd_parse.c: reading a request in 128-byte blocks through http_parser,
+//! the request lifecycle (`httpd_req_new` / `httpd_req_delete`) and header
+//! lookups over the scratch buffer.
+
+use super::txrx::{HttpErr, RecvOpt};
+use super::{
+    ESP_ERR_HTTPD_RESULT_TRUNC, ESP_ERR_NOT_FOUND, ESP_FAIL, ESP_OK, EspErr, HTTPD_SOCK_ERR_FAIL,
+    HTTPD_SOCK_ERR_TIMEOUT, Httpd, PARSER_BLOCK_SIZE, Req, ServerEvent,
+};
+use crate::http_parser::{self, Callbacks, HttpParser};
+use crate::logf;
+
+const TAG: &str = "httpd_parse";
+
+/// `sizeof(r->uri)`: `CONFIG_HTTPD_MAX_URI_LEN + 1`.
+fn uri_capacity(hd: &Httpd) -> usize {
+    hd.profile.httpd_max_uri_len + 1
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Status {
+    Idle,
+    Url,
+    HdrField,
+    HdrValue,
+    Body,
+    Complete,
+    Failed,
+}
+
+/// `parser_data_t`.
+struct ParserData {
+    status: Status,
+    error: HttpErr,
+    last_at: usize,
+    last_length: usize,
+    paused: bool,
+    pre_parsed: usize,
+    raw_datalen: usize,
+}
+
+/// The http_parser callbacks of httpd_parse.c, bound to the server.
+struct Cb<'a> {
+    hd: &'a mut Httpd,
+    pd: &'a mut ParserData,
+}
+
+impl Cb<'_> {
+    fn req(&mut self) -> &mut Req {
+        self.hd.req.as_mut().expect("request in progress")
+    }
+
+    /// `verify_url()`.
+    fn verify_url(&mut self, parser: &HttpParser) -> EspErr {
+        const F: &str = "verify_url";
+        let at = self.pd.last_at;
+        let length = self.pd.last_length;
+        self.req().method = parser.method;
+        if uri_capacity(self.hd) < length + 1 {
+            logf!(
+                self.hd.con,
+                Warn,
+                TAG,
+                F,
+                "URI length ({}) greater than supported ({})",
+                length,
+                uri_capacity(self.hd)
+            );
+            self.pd.error = HttpErr::E414;
+            return ESP_FAIL;
+        }
+        let uri = self.req().scratch[at..at + length].to_vec();
+        self.req().uri = uri.clone();
+        self.hd.con.log(crate::console::Record {
+            level: crate::console::Level::Debug,
+            tag: TAG,
+            message: [format!("{F}: received URI = ").as_bytes(), c_str(&uri)].concat(),
+        });
+        if !(parser.http_major == 1 && (parser.http_minor == 0 || parser.http_minor == 1)) {
+            logf!(
+                self.hd.con,
+                Warn,
+                TAG,
+                F,
+                "unsupported HTTP version = {}.{}",
+                parser.http_major,
+                parser.http_minor
+            );
+            self.pd.error = HttpErr::E505;
+            return ESP_FAIL;
+        }
+        match http_parser::parse_url(&uri, parser.method == http_parser::HTTP_CONNECT) {
+            Ok(url) => {
+                self.req().url = url;
+                ESP_OK
+            }
+            Err(()) => {
+                logf!(
+                    self.hd.con,
+                    Warn,
+                    TAG,
+                    F,
+                    "http_parser_parse_url failed with errno = {}",
+                    parser.http_errno as u8
+                );
+                self.pd.error = HttpErr::E400;
+                ESP_FAIL
+            }
+        }
+    }
+
+    /// `pause_parsing()`.
+    fn pause_parsing(&mut self, parser: &mut HttpParser, at: usize) -> EspErr {
+        let unparsed = self.pd.raw_datalen as isize - at as isize;
+        if unparsed < 0 {
+            logf!(
+                self.hd.con,
+                Error,
+                TAG,
+                "pause_parsing",
+                "parsing beyond valid data = {}",
+                -unparsed
+            );
+            return super::ESP_ERR_INVALID_STATE;
+        }
+        let unparsed = unparsed as usize;
+        if unparsed > 0 {
+            let data = self.req().scratch[at..at + unparsed].to_vec();
+            if self.hd.httpd_unrecv(&data) != unparsed {
+                logf!(
+                    self.hd.con,
+                    Error,
+                    TAG,
+                    "pause_parsing",
+                    "data too large for un-recv = {}",
+                    unparsed
+                );
+                return ESP_FAIL;
+            }
+        }
+        self.pd.pre_parsed = unparsed;
+        parser.pause(true);
+        self.pd.paused = true;
+        logf!(self.hd.con, Debug, TAG, "pause_parsing", "paused");
+        ESP_OK
+    }
+
+    fn fail(&mut self, error: HttpErr) -> i32 {
+        self.pd.error = error;
+        self.pd.status = Status::Failed;
+        ESP_FAIL
+    }
+
+    fn log_bytes(&self, func: &str, what: &str, bytes: &[u8]) {
+        self.hd.con.log(crate::console::Record {
+            level: crate::console::Level::Debug,
+            tag: TAG,
+            message: [format!("{func}: {what} = ").as_bytes(), bytes].concat(),
+        });
+    }
+}
+
+/// What `%s` prints of a buffer: up to the first NUL.
+pub(crate) fn c_str(b: &[u8]) -> &[u8] {
+    match b.iter().position(|&c| c == 0) {
+        Some(n) => &b[..n],
+        None => b,
+    }
+}
+
+impl Callbacks for Cb<'_> {
+    /// `cb_url()`.
+    fn on_url(&mut self, _p: &mut HttpParser, at: usize, len: usize) -> i32 {
+        const F: &str = "cb_url";
+        if self.pd.status == Status::Idle {
+            logf!(self.hd.con, Debug, TAG, F, "message begin");
+            self.pd.last_at = at;
+            self.pd.last_length = 0;
+            self.pd.status = Status::Url;
+        } else if self.pd.status != Status::Url {
+            logf!(self.hd.con, Error, TAG, F, "unexpected state transition");
+            return self.fail(HttpErr::E500);
+        }
+        let text = self.req().scratch[at..at + len].to_vec();
+        self.log_bytes(F, "processing url", &text);
+        self.pd.last_length += len;
+        let max_uri_len = self.req().max_uri_len;
+        if self.pd.last_length > max_uri_len {
+            logf!(
+                self.hd.con,
+                Warn,
+                TAG,
+                F,
+                "URI length ({}) greater than supported ({})",
+                self.pd.last_length,
+                max_uri_len
+            );
+            return self.fail(HttpErr::E414);
+        }
+        ESP_OK
+    }
+
+    /// `cb_header_field()`.
+    fn on_header_field(&mut self, p: &mut HttpParser, at: usize, len: usize) -> i32 {
+        const F: &str = "cb_header_field";
+        match self.pd.status {
+            Status::Url => {
+                if self.verify_url(p) != ESP_OK {
+                    self.pd.status = Status::Failed;
+                    return ESP_FAIL;
+                }
+                logf!(self.hd.con, Debug, TAG, F, "headers begin");
+                // Headers will be received again at the start of scratch.
+                self.pd.last_at = 0;
+                self.pd.last_length = 0;
+                self.pd.status = Status::HdrField;
+                let limit = self.req().max_req_hdr_len;
+                self.req().scratch_size_limit = limit;
+                if self.pause_parsing(p, at) != ESP_OK {
+                    return self.fail(HttpErr::E500);
+                }
+            }
+            Status::HdrValue => {
+                // Overwrite the line terminator after the previous value with
+                // NULs (header lookups walk NUL-separated strings).
+                let term_start = self.pd.last_at + self.pd.last_length;
+                let req = self.req();
+                for b in &mut req.scratch[term_start..at] {
+                    *b = 0;
+                }
+                self.pd.last_at = at;
+                self.pd.last_length = 0;
+                self.pd.status = Status::HdrField;
+                let limit = self.req().max_req_hdr_len;
+                self.req().scratch_size_limit = limit;
+                self.req().req_hdrs_count += 1;
+            }
+            Status::HdrField => {}
+            _ => {
+                logf!(self.hd.con, Error, TAG, F, "unexpected state transition");
+                return self.fail(HttpErr::E500);
+            }
+        }
+        // After a pause, `at` still points at the field in the block just
+        // parsed (it was copied, not moved, into the pending buffer).
+        let text = self.req().scratch[at..at + len].to_vec();
+        self.log_bytes(F, "processing field", &text);
+        self.pd.last_length += len;
+        ESP_OK
+    }
+
+    /// `cb_header_value()`.
+    fn on_header_value(&mut self, _p: &mut HttpParser, at: usize, len: usize) -> i32 {
+        const F: &str = "cb_header_value";
+        if self.pd.status == Status::HdrField {
+            self.pd.last_at = at;
+            self.pd.last_length = 0;
+            self.pd.status = Status::HdrValue;
+            if len == 0 {
+                // http_parser gives an empty value's position *after* its
+                // CRLF; step back to just past the ':' and any spaces.
+                let scratch = &self.req().scratch;
+                let mut adj = at;
+                while adj > 0 {
+                    adj -= 1;
+                    if scratch[adj] == b':' {
+                        break;
+                    }
+                }
+                adj += 1;
+                while adj < scratch.len() && scratch[adj] == b' ' {
+                    adj += 1;
+                }
+                self.pd.last_at = adj;
+            }
+        } else if self.pd.status != Status::HdrValue {
+            logf!(self.hd.con, Error, TAG, F, "unexpected state transition");
+            return self.fail(HttpErr::E500);
+        }
+        let text = self.req().scratch[at..at + len].to_vec();
+        self.log_bytes(F, "processing value", &text);
+        self.pd.last_length += len;
+        ESP_OK
+    }
+
+    /// `cb_headers_complete()`.
+    fn on_headers_complete(&mut self, p: &mut HttpParser) -> i32 {
+        const F: &str = "cb_headers_complete";
+        match self.pd.status {
+            Status::Url => {
+                logf!(self.hd.con, Debug, TAG, F, "no headers");
+                if self.verify_url(p) != ESP_OK {
+                    self.pd.status = Status::Failed;
+                    return ESP_FAIL;
+                }
+            }
+            Status::HdrValue => {
+                let mut at = self.pd.last_at + self.pd.last_length;
+                let raw = self.pd.raw_datalen;
+                let mut remaining = raw as isize - at as isize;
+                if remaining < 2 {
+                    logf!(
+                        self.hd.con,
+                        Error,
+                        TAG,
+                        F,
+                        "invalid length of data remaining to be parsed"
+                    );
+                    return self.fail(HttpErr::E500);
+                }
+                let mut terminators = 2;
+                let req = self.req();
+                while remaining > 0 && terminators > 0 {
+                    remaining -= 1;
+                    if req.scratch[at] == b'\n' {
+                        terminators -= 1;
+                    }
+                    req.scratch[at] = 0;
+                    at += 1;
+                }
+                if terminators > 0 {
+                    logf!(
+                        self.hd.con,
+                        Error,
+                        TAG,
+                        F,
+                        "incomplete termination of headers"
+                    );
+                    return self.fail(HttpErr::E400);
+                }
+                self.pd.last_at = at;
+                self.req().req_hdrs_count += 1;
+            }
+            _ => {
+                logf!(self.hd.con, Error, TAG, F, "unexpected state transition");
+                return self.fail(HttpErr::E500);
+            }
+        }
+        // Without a body http_parser leaves content_length at ULLONG_MAX;
+        // C casts it to int (-1) to detect that.
+        let content_len = if p.content_length as i32 != -1 {
+            p.content_length as u32 as usize
+        } else {
+            0
+        };
+        self.req().content_len = content_len;
+        logf!(self.hd.con, Debug, TAG, F, "bytes read     = {}", p.nread);
+        logf!(
+            self.hd.con,
+            Debug,
+            TAG,
+            F,
+            "content length = {}",
+            content_len
+        );
+        if p.upgrade {
+            logf!(self.hd.con, Debug, TAG, F, "Got an upgrade request");
+            // `char ws_upgrade_hdr_val[] = "websocket"`: a 10-byte buffer.
+            match self.hd.httpd_req_get_hdr_value_str("Upgrade", 10) {
+                Ok(v) if v.eq_ignore_ascii_case(b"websocket") => {}
+                Ok(v) => {
+                    self.hd.con.log(crate::console::Record {
+                        level: crate::console::Level::Warn,
+                        tag: TAG,
+                        message: [
+                            format!("{F}: Upgrade header found but it's ").as_bytes(),
+                            &v,
+                        ]
+                        .concat(),
+                    });
+                    return self.fail(HttpErr::E400);
+                }
+                Err(_) => {
+                    logf!(
+                        self.hd.con,
+                        Warn,
+                        TAG,
+                        F,
+                        "Upgrade header does not match the length of \"websocket\""
+                    );
+                    return self.fail(HttpErr::E400);
+                }
+            }
+            self.req().ws_handshake_detect = true;
+        }
+        self.pd.status = Status::Body;
+        self.req().remaining_len = content_len;
+        self.hd.dispatch_event(ServerEvent::OnHeader);
+        ESP_OK
+    }
+
+    /// `cb_on_body()`.
+    fn on_body(&mut self, p: &mut HttpParser, at: usize, _len: usize) -> i32 {
+        const F: &str = "cb_on_body";
+        if self.pd.status != Status::Body {
+            logf!(self.hd.con, Error, TAG, F, "unexpected state transition");
+            return self.fail(HttpErr::E500);
+        }
+        if self.pause_parsing(p, at) != ESP_OK {
+            return self.fail(HttpErr::E500);
+        }
+        self.pd.last_at = 0;
+        self.pd.last_length = 0;
+        self.pd.status = Status::Complete;
+        logf!(self.hd.con, Debug, TAG, F, "body begins");
+        ESP_OK
+    }
+
+    /// `cb_no_body()`.
+    fn on_message_complete(&mut self, p: &mut HttpParser) -> i32 {
+        const F: &str = "cb_no_body";
+        if self.pd.status == Status::Url {
+            logf!(self.hd.con, Debug, TAG, F, "no headers");
+            if self.verify_url(p) != ESP_OK {
+                self.pd.status = Status::Failed;
+                return ESP_FAIL;
+            }
+        } else if self.pd.status != Status::Body {
+            logf!(self.hd.con, Error, TAG, F, "unexpected state transition");
+            return self.fail(HttpErr::E500);
+        }
+        let at = self.pd.last_at;
+        if self.pause_parsing(p, at) != ESP_OK {
+            return self.fail(HttpErr::E500);
+        }
+        self.pd.last_at = 0;
+        self.pd.last_length = 0;
+        self.pd.status = Status::Complete;
+        logf!(self.hd.con, Debug, TAG, F, "message complete");
+        ESP_OK
+    }
+}
+
+impl Httpd {
+    /// `read_block()`: returns the number of bytes read, or a
+    /// `HTTPD_SOCK_ERR_*` code.
+    fn read_block(&mut self, offset: usize, length: usize) -> i32 {
+        let limit = self.req.as_ref().expect("request").scratch_size_limit;
+        let buf_len = (length as isize).min(limit as isize - offset as isize);
+        if buf_len <= 0 {
+            return 0;
+        }
+        let buf_len = buf_len as usize;
+        {
+            let r = self.req.as_mut().expect("request");
+            r.scratch.resize(offset + buf_len, 0);
+        }
+        if self.profile.log_scratch_qsize {
+            crate::log!(
+                self.con,
+                Debug,
+                TAG,
+                "scratch buf qsize = {}",
+                offset + buf_len
+            );
+        }
+        let (nbytes, data) = self.httpd_recv_with_opt(buf_len, RecvOpt::HaltAfterPending);
+        if nbytes < 0 {
+            logf!(self.con, Debug, TAG, "read_block", "error in httpd_recv");
+            if nbytes == HTTPD_SOCK_ERR_TIMEOUT {
+                return if self.httpd_req_handle_err(HttpErr::E408) == ESP_OK {
+                    HTTPD_SOCK_ERR_TIMEOUT
+                } else {
+                    HTTPD_SOCK_ERR_FAIL
+                };
+            }
+            return HTTPD_SOCK_ERR_FAIL;
+        } else if nbytes == 0 {
+            logf!(self.con, Debug, TAG, "read_block", "connection closed");
+            return HTTPD_SOCK_ERR_FAIL;
+        }
+        let r = self.req.as_mut().expect("request");
+        r.scratch[offset..offset + data.len()].copy_from_slice(&data);
+        logf!(
+            self.con,
+            Debug,
+            TAG,
+            "read_block",
+            "received HTTP request block size = {}",
+            nbytes
+        );
+        nbytes
+    }
+
+    /// `parse_block()`: returns the new offset, or -1.
+    fn parse_block(
+        &mut self,
+        parser: &mut HttpParser,
+        pd: &mut ParserData,
+        mut offset: usize,
+        mut length: usize,
+    ) -> isize {
+        const F: &str = "parse_block";
+        if length == 0 {
+            match pd.status {
+                Status::Url => {
+                    logf!(self.con, Warn, TAG, F, "request URI too long");
+                    pd.error = HttpErr::E414;
+                }
+                Status::HdrField | Status::HdrValue => {
+                    logf!(self.con, Warn, TAG, F, "request header too long");
+                    pd.error = HttpErr::E431;
+                }
+                _ => {
+                    logf!(self.con, Error, TAG, F, "unexpected state");
+                    pd.error = HttpErr::E500;
+                }
+            }
+            pd.status = Status::Failed;
+            return -1;
+        }
+        if pd.paused {
+            // continue_parsing()
+            let skip = length.min(pd.pre_parsed);
+            pd.pre_parsed -= skip;
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                "continue_parsing",
+                "skip pre-parsed data of size = {}",
+                skip
+            );
+            parser.pause(false);
+            pd.paused = false;
+            logf!(self.con, Debug, TAG, "continue_parsing", "un-paused");
+            length -= skip;
+            offset += skip;
+            if length == 0 {
+                return skip as isize;
+            }
+        }
+        let block = self.req.as_ref().expect("request").scratch[offset..offset + length].to_vec();
+        let nparsed = {
+            let mut cb = Cb { hd: self, pd };
+            parser.execute(&mut cb, &block, offset)
+        };
+        if pd.status == Status::Failed {
+            logf!(self.con, Warn, TAG, F, "parsing failed");
+            -1
+        } else if pd.paused {
+            pd.pre_parsed = pd.pre_parsed.wrapping_sub(length - nparsed);
+            0
+        } else if nparsed != length {
+            pd.error = HttpErr::E400;
+            pd.status = Status::Failed;
+            logf!(
+                self.con,
+                Warn,
+                TAG,
+                F,
+                "incomplete ({}/{}) with parser error = {}",
+                nparsed,
+                length,
+                parser.http_errno as u8
+            );
+            -1
+        } else {
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                F,
+                "parsed block size = {}",
+                offset + nparsed
+            );
+            (offset + nparsed) as isize
+        }
+    }
+
+    /// `httpd_parse_req()`.
+    fn httpd_parse_req(&mut self) -> EspErr {
+        let mut parser = HttpParser::new();
+        let mut pd = ParserData {
+            status: Status::Idle,
+            error: HttpErr::E500,
+            last_at: 0,
+            last_length: 0,
+            paused: false,
+            pre_parsed: 0,
+            raw_datalen: 0,
+        };
+        let mut offset: usize = 0;
+        loop {
+            let blk_len = self.read_block(offset, PARSER_BLOCK_SIZE);
+            if blk_len < 0 {
+                if blk_len == HTTPD_SOCK_ERR_TIMEOUT {
+                    continue;
+                }
+                return ESP_FAIL;
+            }
+            pd.raw_datalen = blk_len as usize + offset;
+            let r = self.parse_block(&mut parser, &mut pd, offset, blk_len as usize);
+            if r < 0 {
+                let err = pd.error;
+                return self.httpd_req_handle_err(err);
+            }
+            offset = r as usize;
+            if pd.status == Status::Complete {
+                break;
+            }
+        }
+        logf!(self.con, Debug, TAG, "httpd_parse_req", "parsing complete");
+        self.httpd_uri()
+    }
+
+    /// `httpd_req_new()`.
+    pub(super) fn httpd_req_new(&mut self, slot: usize) -> EspErr {
+        const F: &str = "httpd_req_new";
+        self.req = Some(Req {
+            slot,
+            uri: Vec::new(),
+            method: 0,
+            content_len: 0,
+            remaining_len: 0,
+            scratch: Vec::new(),
+            scratch_size_limit: self.config.max_uri_len,
+            req_hdrs_count: 0,
+            max_req_hdr_len: self.config.max_req_hdr_len,
+            max_uri_len: self.config.max_uri_len,
+            url: Default::default(),
+            status: "200 OK",
+            content_type: "text/html",
+            ws_handshake_detect: false,
+            ws_type: 0,
+            ws_final: false,
+            mask_key: [0; 4],
+        });
+        let yn = |b: bool| if b { "Yes" } else { "No" };
+        let sd = &self.sessions[slot];
+        let (done, handler, close) = (sd.ws_handshake_done, sd.ws_handler, sd.ws_close);
+        logf!(
+            self.con,
+            Debug,
+            TAG,
+            F,
+            "New request, has WS? {}, sd->ws_handler valid? {}, sd->ws_close? {}",
+            yn(done),
+            yn(handler.is_some()),
+            yn(close)
+        );
+        if done && let Some(handler) = handler {
+            if close {
+                // WS was marked as close state, do not deal with this socket.
+                logf!(self.con, Debug, TAG, F, "WS was marked close");
+                return ESP_OK;
+            }
+            let mut ret = self.httpd_ws_get_frame_type();
+            let ws_type = self.req.as_ref().expect("request").ws_type;
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                F,
+                "New WS request from existing socket, ws_type={}",
+                ws_type
+            );
+            if ws_type == super::ws::WS_CLOSE {
+                self.sessions[slot].ws_close = true;
+            } else if ws_type == super::ws::WS_PONG {
+                logf!(self.con, Debug, TAG, F, "Received PONG frame");
+            }
+            if ret == ESP_OK
+                && (ws_type < super::ws::WS_CLOSE
+                    || (self.profile.pong_to_handler && ws_type == super::ws::WS_PONG)
+                    || self.sessions[slot].ws_control_frames)
+            {
+                ret = crate::app::call_handler(self, handler);
+            }
+            if ret != ESP_OK {
+                self.httpd_req_cleanup();
+            }
+            return ret;
+        }
+        let ret = self.httpd_parse_req();
+        if ret != ESP_OK {
+            self.httpd_req_cleanup();
+        }
+        ret
+    }
+
+    /// `httpd_req_recv()`, used here only to purge an unread body.
+    fn httpd_req_recv(&mut self, buf_len: usize) -> i32 {
+        const F: &str = "httpd_req_recv";
+        let remaining = self.req.as_ref().expect("request").remaining_len;
+        logf!(
+            self.con,
+            Debug,
+            "httpd_txrx",
+            F,
+            "remaining length = {}",
+            remaining
+        );
+        let buf_len = buf_len.min(remaining);
+        if buf_len == 0 {
+            return 0;
+        }
+        let (ret, _) = self.httpd_recv_with_opt(buf_len, RecvOpt::None);
+        if ret < 0 {
+            logf!(self.con, Debug, "httpd_txrx", F, "error in httpd_recv");
+            return ret;
+        }
+        self.req.as_mut().expect("request").remaining_len -= ret as usize;
+        logf!(
+            self.con,
+            Debug,
+            "httpd_txrx",
+            F,
+            "received length = {}",
+            ret
+        );
+        self.dispatch_event(ServerEvent::OnData);
+        ret
+    }
+
+    /// `httpd_req_delete()`.
+    pub(super) fn httpd_req_delete(&mut self) -> EspErr {
+        while self.req.as_ref().is_some_and(|r| r.remaining_len > 0) {
+            let remaining = self.req.as_ref().expect("request").remaining_len;
+            let n = self.httpd_req_recv(self.profile.httpd_purge_buf_len.min(remaining));
+            if n <= 0 {
+                self.httpd_req_cleanup();
+                return ESP_FAIL;
+            }
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                "httpd_req_delete",
+                "purging data size : {} bytes",
+                n
+            );
+        }
+        self.httpd_req_cleanup();
+        ESP_OK
+    }
+
+    /// `httpd_req_cleanup()`.
+    pub(super) fn httpd_req_cleanup(&mut self) {
+        let Some(r) = self.req.as_ref() else {
+            return;
+        };
+        let slot = r.slot;
+        if self.sessions[slot].ws_close {
+            let fd = self.sessions[slot].fd;
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                "httpd_req_cleanup",
+                "Try closing WS connection at FD: {}",
+                fd
+            );
+            self.httpd_sess_trigger_close(fd);
+        }
+        self.req = None;
+    }
+
+    /// `httpd_req_get_hdr_value_str(r, field, val, val_size)`: Ok(the bytes
+    /// copied, at most `val_size - 1`) or the C error.
+    pub(crate) fn httpd_req_get_hdr_value_str(
+        &self,
+        field: &str,
+        val_size: usize,
+    ) -> Result<Vec<u8>, EspErr> {
+        let r = self.req.as_ref().ok_or(super::ESP_ERR_HTTPD_INVALID_REQ)?;
+        let s = &r.scratch;
+        let at = |i: usize| s.get(i).copied().unwrap_or(0);
+        let strchr = |from: usize, c: u8| -> Option<usize> {
+            let mut i = from;
+            loop {
+                let b = at(i);
+                if b == c {
+                    return Some(i);
+                }
+                if b == 0 {
+                    return None;
+                }
+                i += 1;
+            }
+        };
+        let strlen = |from: usize| -> usize {
+            let mut i = from;
+            while at(i) != 0 {
+                i += 1;
+            }
+            i - from
+        };
+        let mut hdr = 0usize;
+        let mut count = r.req_hdrs_count;
+        while count > 0 {
+            count -= 1;
+            let Some(colon) = strchr(hdr, b':') else {
+                break;
+            };
+            let name_len = colon - hdr;
+            let matches = name_len == field.len()
+                && (0..name_len).all(|i| at(hdr + i).eq_ignore_ascii_case(&field.as_bytes()[i]));
+            if !matches {
+                if count > 0 {
+                    hdr = hdr + strlen(hdr) + 1;
+                    while at(hdr) == 0 && hdr < s.len() {
+                        hdr += 1;
+                    }
+                }
+                continue;
+            }
+            let mut v = colon + 1;
+            while at(v) != 0 && at(v) == b' ' {
+                v += 1;
+            }
+            let full = strlen(v);
+            let copied = full.min(val_size.saturating_sub(1));
+            let value = (v..v + copied).map(at).collect();
+            // strlcpy() returns strlen(src): truncation is only reported
+            // when the value is *longer* than the buffer, so a value of
+            // exactly val_size characters is silently cut by one.
+            if val_size < full {
+                return Err(ESP_ERR_HTTPD_RESULT_TRUNC);
+            }
+            return Ok(value);
+        }
+        Err(ESP_ERR_NOT_FOUND)
+    }
+}

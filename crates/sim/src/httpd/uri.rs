@@ -1,0 +1,196 @@
+//! httpd_uri.c: URI handler registration, lookup and dispatch, including
+//! the WebSocket handshake step.
+
+use super::txrx::HttpErr;
+use super::{
+    ESP_ERR_HTTPD_HANDLER_EXISTS, ESP_ERR_HTTPD_HANDLERS_FULL, ESP_FAIL, ESP_OK, EspErr, Httpd,
+    UriHandler, UriTable,
+};
+use crate::console::Console;
+use crate::logf;
+use std::sync::{Arc, Mutex};
+
+const TAG: &str = "httpd_uri";
+
+/// What `httpd_find_uri_handler()` reports besides the handler.
+enum Found {
+    Handler(usize),
+    NotFound,
+    MethodNotAllowed,
+}
+
+/// `httpd_find_uri_handler()` with the default `httpd_uri_match_simple`.
+fn httpd_find_uri_handler(
+    con: &Console,
+    uris: &[Option<UriHandler>],
+    uri: &[u8],
+    method: u8,
+) -> Found {
+    let mut err = Found::NotFound;
+    for (i, h) in uris.iter().enumerate() {
+        let Some(h) = h else {
+            break;
+        };
+        logf!(
+            con,
+            Debug,
+            TAG,
+            "httpd_find_uri_handler",
+            "[{}] = {}",
+            i,
+            h.uri
+        );
+        if h.uri.as_bytes() == uri {
+            if h.method == method {
+                return Found::Handler(i);
+            }
+            err = Found::MethodNotAllowed;
+        }
+    }
+    err
+}
+
+impl UriTable {
+    pub(super) fn new(max_uri_handlers: usize, con: Console) -> Self {
+        UriTable {
+            slots: Arc::new(Mutex::new((0..max_uri_handlers).map(|_| None).collect())),
+            con,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<UriHandler>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `httpd_register_uri_handler()`.
+    pub fn httpd_register_uri_handler(&self, handler: UriHandler) -> EspErr {
+        const F: &str = "httpd_register_uri_handler";
+        let mut uris = self.lock();
+        if let Found::Handler(_) =
+            httpd_find_uri_handler(&self.con, &uris, handler.uri.as_bytes(), handler.method)
+        {
+            logf!(
+                self.con,
+                Warn,
+                TAG,
+                F,
+                "handler {} with method {} already registered",
+                handler.uri,
+                handler.method
+            );
+            return ESP_ERR_HTTPD_HANDLER_EXISTS;
+        }
+        for i in 0..uris.len() {
+            match &uris[i] {
+                None => {
+                    logf!(self.con, Debug, TAG, F, "[{}] installed {}", i, handler.uri);
+                    uris[i] = Some(handler);
+                    return ESP_OK;
+                }
+                Some(h) => {
+                    logf!(self.con, Debug, TAG, F, "[{}] exists {}", i, h.uri);
+                }
+            }
+        }
+        logf!(
+            self.con,
+            Warn,
+            TAG,
+            F,
+            "no slots left for registering handler"
+        );
+        ESP_ERR_HTTPD_HANDLERS_FULL
+    }
+}
+
+impl Httpd {
+    /// `httpd_uri()`: dispatch of a parsed request.
+    pub(super) fn httpd_uri(&mut self) -> EspErr {
+        const F: &str = "httpd_uri";
+        let (uri, method, path) = {
+            let r = self.req.as_ref().expect("request");
+            let path = r.url.path.map(|(off, len)| r.uri[off..off + len].to_vec());
+            (r.uri.clone(), r.method, path)
+        };
+        self.con.log(crate::console::Record {
+            level: crate::console::Level::Debug,
+            tag: TAG,
+            message: [
+                format!("{F}: request for ").as_bytes(),
+                &uri,
+                format!(" with type {method}").as_bytes(),
+            ]
+            .concat(),
+        });
+        let found = match &path {
+            Some(p) => httpd_find_uri_handler(&self.con, &self.uris.lock(), p, method),
+            // No path in the URL: `err` stays 0 and the request just fails.
+            None => return ESP_FAIL,
+        };
+        let idx = match found {
+            Found::Handler(i) => i,
+            Found::NotFound => {
+                self.con.log(crate::console::Record {
+                    level: crate::console::Level::Warn,
+                    tag: TAG,
+                    message: [format!("{F}: URI '").as_bytes(), &uri, b"' not found"].concat(),
+                });
+                return self.httpd_req_handle_err(HttpErr::E404);
+            }
+            Found::MethodNotAllowed => {
+                self.con.log(crate::console::Record {
+                    level: crate::console::Level::Warn,
+                    tag: TAG,
+                    message: [
+                        format!("{F}: Method '{method}' not allowed for URI '").as_bytes(),
+                        &uri,
+                        b"'",
+                    ]
+                    .concat(),
+                });
+                return self.httpd_req_handle_err(HttpErr::E405);
+            }
+        };
+        let h = self.uris.lock()[idx].clone().expect("handler present");
+        let detect = self.req.as_ref().expect("request").ws_handshake_detect;
+        if h.is_websocket && detect && h.method == crate::http_parser::HTTP_GET {
+            if let Some(cb) = h.ws_pre_handshake_cb
+                && crate::app::call_handshake_cb(self, cb) != ESP_OK
+            {
+                logf!(self.con, Warn, TAG, F, "ws_pre_handshake_cb failed");
+                return ESP_FAIL;
+            }
+            let slot = self.req.as_ref().expect("request").slot;
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                F,
+                "Responding WS handshake to sock {}",
+                self.sessions[slot].fd
+            );
+            let ret = self.httpd_ws_respond_server_handshake(h.supported_subprotocol.as_deref());
+            if ret != ESP_OK {
+                return ret;
+            }
+            let sd = &mut self.sessions[slot];
+            sd.ws_handshake_done = true;
+            sd.ws_handler = Some(h.handler);
+            sd.ws_control_frames = h.handle_ws_control_frames;
+            if let Some(cb) = h.ws_post_handshake_cb
+                && crate::app::call_handshake_cb(self, cb) != ESP_OK
+            {
+                logf!(self.con, Warn, TAG, F, "ws_post_handshake_cb failed");
+                return ESP_FAIL;
+            }
+            // Since 5028b6230f5 (v5.5.5) the URI handler is not called for
+            // the handshake request.
+            return ESP_OK;
+        }
+        if crate::app::call_handler(self, h.handler) != ESP_OK {
+            logf!(self.con, Warn, TAG, F, "uri handler execution failed");
+            return ESP_FAIL;
+        }
+        ESP_OK
+    }
+}

@@ -1,0 +1,502 @@
+//! A model of the lwIP socket layer as esp_http_server sees it on an ESP32.
+//!
+//! The firmware model calls this like the BSD socket API (blocking `select`,
+//! `accept`, `recv` with `SO_RCVTIMEO`, `send`, `close`); a host (the real TCP
+//! front end in `esp-ws-target`, or a test) feeds it connections and bytes.
+//! It owns no real sockets: it is the seam between the pure model and I/O.
+//!
+//! What it reproduces, because snapshots depend on it:
+//! - socket numbers: ESP-IDF maps lwIP sockets to the top of newlib's fd
+//!   space, `LWIP_SOCKET_OFFSET = FD_SETSIZE - CONFIG_LWIP_MAX_SOCKETS`
+//!   (components/lwip/port/include/lwipopts.h), i.e. 64 - 10 = 54, and lwIP
+//!   hands out the lowest free slot (`alloc_socket()` in lwip/src/api/sockets.c);
+//! - `recv` returns as soon as some data is there, at most what was asked
+//!   (`lwip_recv_tcp`), 0 after the peer's FIN, -1/ECONNRESET after its RST,
+//!   -1/EAGAIN when `SO_RCVTIMEO` expires;
+//! - closing a socket with unread received data resets the connection
+//!   (`tcp_close_shutdown` sends RST when `pcb->rcv_wnd != TCP_WND_MAX`),
+//!   otherwise it is a FIN.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub type Fd = i32;
+/// The host's name for one TCP connection.
+pub type ConnId = u64;
+
+/// An lwIP `errno` value, as esp_http_server logs it (`error in recv : 104`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub const EBADF: Errno = Errno(9);
+    pub const EAGAIN: Errno = Errno(11);
+    pub const ENFILE: Errno = Errno(23);
+    pub const ECONNRESET: Errno = Errno(104);
+    pub const ENOTCONN: Errno = Errno(128);
+    /// Not an errno: the chip was powered off while a call was blocked.
+    pub const HALTED: Errno = Errno(-1000);
+}
+
+/// The host side of the wire: what the model wants done to real connections.
+pub trait Wire: Send + Sync {
+    fn send(&self, conn: ConnId, data: &[u8]);
+    /// Close the connection: `reset` = RST (unread data was pending), else FIN.
+    fn close(&self, conn: ConnId, reset: bool);
+}
+
+#[derive(Clone, Debug)]
+pub struct LwipConfig {
+    /// `LWIP_SOCKET_OFFSET`: 54 with the ESP-IDF defaults.
+    pub socket_offset: Fd,
+    /// `CONFIG_LWIP_MAX_SOCKETS` (default 10).
+    pub max_sockets: usize,
+    /// `CONFIG_LWIP_UDP_RECVMBOX_SIZE` (default 6): datagrams a UDP socket holds.
+    pub udp_recvmbox_size: usize,
+}
+
+impl Default for LwipConfig {
+    fn default() -> Self {
+        LwipConfig {
+            socket_offset: 54,
+            max_sockets: 10,
+            udp_recvmbox_size: 6,
+        }
+    }
+}
+
+struct ConnState {
+    rx: VecDeque<u8>,
+    eof: bool,
+    reset: bool,
+}
+
+enum Sock {
+    Listen {
+        backlog: VecDeque<ConnId>,
+        limit: usize,
+    },
+    Tcp {
+        conn: ConnId,
+        rcvtimeo: Option<Duration>,
+    },
+    Udp {
+        port: Option<u16>,
+        queue: VecDeque<u64>,
+    },
+}
+
+struct State {
+    slots: Vec<Option<Sock>>,
+    conns: HashMap<ConnId, ConnState>,
+    halted: bool,
+    /// The model is blocked in `select` with nothing ready.
+    idle: bool,
+    /// Incremented on every host event, so `wait_idle` can tell "idle again
+    /// after my event" from "still idle from before".
+    epoch: u64,
+    idle_epoch: u64,
+}
+
+pub struct Lwip {
+    cfg: LwipConfig,
+    state: Mutex<State>,
+    cv: Condvar,
+    wire: Arc<dyn Wire>,
+}
+
+impl Lwip {
+    pub fn new(cfg: LwipConfig, wire: Arc<dyn Wire>) -> Self {
+        let slots = (0..cfg.max_sockets).map(|_| None).collect();
+        Lwip {
+            cfg,
+            state: Mutex::new(State {
+                slots,
+                conns: HashMap::new(),
+                halted: false,
+                idle: false,
+                epoch: 0,
+                idle_epoch: 0,
+            }),
+            cv: Condvar::new(),
+            wire,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn slot(&self, fd: Fd) -> Option<usize> {
+        let i = fd - self.cfg.socket_offset;
+        (i >= 0 && (i as usize) < self.cfg.max_sockets).then_some(i as usize)
+    }
+
+    fn alloc(&self, st: &mut State, sock: Sock) -> Result<Fd, Errno> {
+        match st.slots.iter().position(Option::is_none) {
+            Some(i) => {
+                st.slots[i] = Some(sock);
+                Ok(self.cfg.socket_offset + i as Fd)
+            }
+            None => Err(Errno::ENFILE),
+        }
+    }
+
+    // ----- model side -------------------------------------------------------
+
+    /// `socket(); bind(port); listen(backlog)`.
+    pub fn tcp_listen(&self, backlog: usize) -> Result<Fd, Errno> {
+        let mut st = self.lock();
+        self.alloc(
+            &mut st,
+            Sock::Listen {
+                backlog: VecDeque::new(),
+                limit: backlog.max(1),
+            },
+        )
+    }
+
+    /// `socket(AF_INET, SOCK_DGRAM)`, bound to `port` if given.
+    pub fn udp_socket(&self, port: Option<u16>) -> Result<Fd, Errno> {
+        let mut st = self.lock();
+        self.alloc(
+            &mut st,
+            Sock::Udp {
+                port,
+                queue: VecDeque::new(),
+            },
+        )
+    }
+
+    /// `sendto()` of one datagram to the UDP socket bound to `port` on loopback.
+    /// The payload is an opaque token; the receiver keeps its meaning.
+    pub fn udp_sendto(&self, port: u16, token: u64) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let limit = self.cfg.udp_recvmbox_size;
+        for sock in st.slots.iter_mut().flatten() {
+            if let Sock::Udp {
+                port: Some(p),
+                queue,
+            } = sock
+                && *p == port
+            {
+                // A full recvmbox drops the datagram silently (netconn_recv
+                // side), which is what the semaphore in httpd_queue_work
+                // exists to prevent.
+                if queue.len() < limit {
+                    queue.push_back(token);
+                }
+                self.cv.notify_all();
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn udp_recv(&self, fd: Fd) -> Result<u64, Errno> {
+        let mut st = self.lock();
+        let i = self.slot(fd).ok_or(Errno::EBADF)?;
+        match st.slots[i].as_mut() {
+            Some(Sock::Udp { queue, .. }) => queue.pop_front().ok_or(Errno::EAGAIN),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    pub fn set_rcvtimeo(&self, fd: Fd, timeout: Duration) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let i = self.slot(fd).ok_or(Errno::EBADF)?;
+        match st.slots[i].as_mut() {
+            Some(Sock::Tcp { rcvtimeo, .. }) => {
+                *rcvtimeo = Some(timeout);
+                Ok(())
+            }
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    fn readable(&self, st: &State, fd: Fd) -> bool {
+        let Some(i) = self.slot(fd) else {
+            return false;
+        };
+        match &st.slots[i] {
+            Some(Sock::Listen { backlog, .. }) => !backlog.is_empty(),
+            Some(Sock::Udp { queue, .. }) => !queue.is_empty(),
+            Some(Sock::Tcp { conn, .. }) => match st.conns.get(conn) {
+                Some(c) => !c.rx.is_empty() || c.eof || c.reset,
+                // The connection is gone (host dropped it): an error is pending.
+                None => true,
+            },
+            None => false,
+        }
+    }
+
+    /// `select(maxfd+1, &read_set, NULL, NULL, NULL)`: blocks until one of
+    /// `fds` is readable and returns the readable ones.
+    pub fn select(&self, fds: &[Fd]) -> Result<Vec<Fd>, Errno> {
+        let mut st = self.lock();
+        loop {
+            if st.halted {
+                return Err(Errno::HALTED);
+            }
+            let ready: Vec<Fd> = fds
+                .iter()
+                .copied()
+                .filter(|&fd| self.readable(&st, fd))
+                .collect();
+            if !ready.is_empty() {
+                st.idle = false;
+                return Ok(ready);
+            }
+            st.idle = true;
+            st.idle_epoch = st.epoch;
+            self.cv.notify_all();
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// `accept()` on a listening socket.
+    pub fn accept(&self, fd: Fd) -> Result<Fd, Errno> {
+        let mut st = self.lock();
+        let i = self.slot(fd).ok_or(Errno::EBADF)?;
+        let conn = match st.slots[i].as_mut() {
+            Some(Sock::Listen { backlog, .. }) => backlog.pop_front().ok_or(Errno::EAGAIN)?,
+            _ => return Err(Errno::EBADF),
+        };
+        match self.alloc(
+            &mut st,
+            Sock::Tcp {
+                conn,
+                rcvtimeo: None,
+            },
+        ) {
+            Ok(new) => Ok(new),
+            Err(e) => {
+                // No socket left: lwIP aborts the new connection.
+                st.conns.remove(&conn);
+                drop(st);
+                self.wire.close(conn, true);
+                Err(e)
+            }
+        }
+    }
+
+    fn tcp_conn(&self, st: &State, fd: Fd) -> Result<(ConnId, Option<Duration>), Errno> {
+        let i = self.slot(fd).ok_or(Errno::EBADF)?;
+        match &st.slots[i] {
+            Some(Sock::Tcp { conn, rcvtimeo }) => Ok((*conn, *rcvtimeo)),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    /// `recv(fd, buf, max, 0)` on a blocking TCP socket.
+    ///
+    /// Ok(empty) is the peer's FIN (recv() == 0).
+    pub fn recv(&self, fd: Fd, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut st = self.lock();
+        let (conn, timeout) = self.tcp_conn(&st, fd)?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if st.halted {
+                return Err(Errno::HALTED);
+            }
+            let Some(c) = st.conns.get_mut(&conn) else {
+                return Err(Errno::ECONNRESET);
+            };
+            if !c.rx.is_empty() {
+                let n = max.min(c.rx.len());
+                return Ok(c.rx.drain(..n).collect());
+            }
+            if c.reset {
+                return Err(Errno::ECONNRESET);
+            }
+            if c.eof || max == 0 {
+                return Ok(Vec::new());
+            }
+            match deadline {
+                None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(Errno::EAGAIN);
+                    }
+                    st = self
+                        .cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// `send(fd, buf, len, 0)`: the whole buffer goes to the wire at once
+    /// (lwIP copies it into its send buffer; the host never pushes back).
+    pub fn send(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
+        let st = self.lock();
+        if st.halted {
+            return Err(Errno::HALTED);
+        }
+        let (conn, _) = self.tcp_conn(&st, fd)?;
+        match st.conns.get(&conn) {
+            Some(c) if !c.reset => {}
+            _ => return Err(Errno::ECONNRESET),
+        }
+        drop(st);
+        self.wire.send(conn, data);
+        Ok(data.len())
+    }
+
+    /// `close(fd)`.
+    pub fn close(&self, fd: Fd) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let i = self.slot(fd).ok_or(Errno::EBADF)?;
+        let sock = st.slots[i].take().ok_or(Errno::EBADF)?;
+        let mut to_close = Vec::new();
+        match sock {
+            Sock::Tcp { conn, .. } => {
+                if let Some(c) = st.conns.remove(&conn) {
+                    if !c.reset {
+                        to_close.push((conn, !c.rx.is_empty()));
+                    }
+                }
+            }
+            Sock::Listen { backlog, .. } => {
+                for conn in backlog {
+                    st.conns.remove(&conn);
+                    to_close.push((conn, true));
+                }
+            }
+            Sock::Udp { .. } => {}
+        }
+        drop(st);
+        for (conn, reset) in to_close {
+            self.wire.close(conn, reset);
+        }
+        Ok(())
+    }
+
+    /// `fcntl(fd, F_GETFD) != -1`.
+    pub fn fd_is_valid(&self, fd: Fd) -> bool {
+        let st = self.lock();
+        self.slot(fd).is_some_and(|i| st.slots[i].is_some())
+    }
+
+    pub fn is_halted(&self) -> bool {
+        self.lock().halted
+    }
+
+    // ----- host side --------------------------------------------------------
+
+    fn host_event(&self, st: &mut State) {
+        st.epoch += 1;
+        st.idle = false;
+        self.cv.notify_all();
+    }
+
+    /// A TCP connection reached the listening port. Returns false when nothing
+    /// listens (the host should refuse the connection).
+    pub fn host_connect(&self, conn: ConnId) -> bool {
+        let mut st = self.lock();
+        let listen = st.slots.iter_mut().flatten().find_map(|s| match s {
+            Sock::Listen { backlog, limit } => Some((backlog, *limit)),
+            _ => None,
+        });
+        let Some((backlog, _limit)) = listen else {
+            return false;
+        };
+        // lwIP would stop completing handshakes beyond `limit`; the host's own
+        // kernel has already accepted the connection, so it just waits here.
+        backlog.push_back(conn);
+        st.conns.insert(
+            conn,
+            ConnState {
+                rx: VecDeque::new(),
+                eof: false,
+                reset: false,
+            },
+        );
+        self.host_event(&mut st);
+        true
+    }
+
+    /// Bytes received on `conn`. Returns how many bytes are now buffered and
+    /// unread by the firmware (the host stops reading past a window).
+    pub fn host_data(&self, conn: ConnId, data: &[u8]) -> usize {
+        let mut st = self.lock();
+        let Some(c) = st.conns.get_mut(&conn) else {
+            return 0;
+        };
+        c.rx.extend(data.iter().copied());
+        let n = c.rx.len();
+        self.host_event(&mut st);
+        n
+    }
+
+    pub fn host_buffered(&self, conn: ConnId) -> Option<usize> {
+        self.lock().conns.get(&conn).map(|c| c.rx.len())
+    }
+
+    /// The peer sent FIN.
+    pub fn host_eof(&self, conn: ConnId) {
+        let mut st = self.lock();
+        if let Some(c) = st.conns.get_mut(&conn) {
+            c.eof = true;
+        }
+        self.host_event(&mut st);
+    }
+
+    /// The peer reset the connection (or the host could not write to it).
+    pub fn host_reset(&self, conn: ConnId) {
+        let mut st = self.lock();
+        if let Some(c) = st.conns.get_mut(&conn) {
+            c.reset = true;
+        }
+        // A connection still in the backlog is gone from lwIP's point of view.
+        for sock in st.slots.iter_mut().flatten() {
+            if let Sock::Listen { backlog, .. } = sock {
+                backlog.retain(|&c| c != conn);
+            }
+        }
+        self.host_event(&mut st);
+    }
+
+    /// Waits until the firmware is blocked in `select` with nothing to do
+    /// after every host event so far. Returns false on timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        loop {
+            if st.halted {
+                return true;
+            }
+            if st.idle && st.idle_epoch == st.epoch {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .cv
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Power off: every blocked call returns [`Errno::HALTED`].
+    pub fn halt(&self) {
+        let mut st = self.lock();
+        st.halted = true;
+        self.cv.notify_all();
+    }
+
+    /// Connections the firmware still holds (accepted or in the backlog).
+    pub fn open_connections(&self) -> Vec<ConnId> {
+        let st = self.lock();
+        let mut v: Vec<ConnId> = st.conns.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+}
