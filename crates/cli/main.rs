@@ -1,0 +1,89 @@
+//! `esp-ws`: the command-line front end. Glue only: every behaviour lives in
+//! the library crates under crates/.
+
+mod errors;
+mod run;
+mod sim;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "esp-ws",
+    version,
+    about = "Simulator and conformance harness for WebSocket servers on the ESP32 (ESP-IDF esp_http_server)",
+    long_about = None
+)]
+struct Cli {
+    /// More diagnostics from esp-ws itself on stderr (repeat for more).
+    /// RUST_LOG works too. Never mixed into the serial log.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run scenarios against a target and assert their log snapshots.
+    Run(run::RunArgs),
+    /// Serve the simulated firmware on a TCP port, serial log on stdout.
+    Sim(sim::SimArgs),
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+}
+
+/// Exit code for a usage or input error (bad arguments, bad scenario file,
+/// a target that cannot start).
+pub const EXIT_USAGE: u8 = 2;
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,esp_ws=debug,esp_ws_runner=debug,esp_ws_target=debug",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_tracing(cli.verbose);
+    match cli.cmd {
+        Cmd::Run(a) => run::main(a, cli.verbose),
+        Cmd::Sim(a) => sim::main(a),
+        Cmd::Validate { paths } => run::validate(&paths),
+        Cmd::Schema => {
+            let schema = esp_ws_scenario::json_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("schema is JSON")
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}

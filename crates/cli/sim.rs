@@ -1,0 +1,102 @@
+//! `esp-ws sim`: the simulated firmware as a process, serving WebSocket on a
+//! TCP port and printing its serial console on stdout, like a board on a
+//! USB serial port.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use esp_ws_target::{SimHost, SimOptions};
+
+use crate::EXIT_USAGE;
+
+#[derive(Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Host port to listen on; 0 picks a free one and announces it on stderr.
+    /// (The serial log always shows the firmware's own port, 80.)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Firmware profile to simulate.
+    #[arg(long, default_value = esp_ws_sim::profile::DEFAULT)]
+    pub firmware: String,
+    /// CONFIG_LOG_DEFAULT_LEVEL: error, warn, info, debug or verbose.
+    #[arg(long, default_value = "info")]
+    pub log_level: esp_ws_log::Level,
+    /// CONFIG_LOG_COLORS: colour the log lines as ESP-IDF does.
+    #[arg(long)]
+    pub log_colors: bool,
+    /// List the firmware profiles and exit.
+    #[arg(long)]
+    pub list_firmware: bool,
+}
+
+pub fn main(args: SimArgs) -> ExitCode {
+    if args.list_firmware {
+        for p in esp_ws_sim::profile::all() {
+            println!("{}\tESP-IDF {}\t{}", p.name, p.idf_version, p.summary);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(profile) = esp_ws_sim::profile::find(&args.firmware) else {
+        eprintln!(
+            "error: --firmware {}: no such profile; see `esp-ws sim --list-firmware`",
+            args.firmware
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    rt.block_on(async move {
+        let opts = SimOptions {
+            profile,
+            log_level: args.log_level,
+            log_colors: args.log_colors,
+            bind: SocketAddr::new(args.host, args.port),
+        };
+        // The serial console: stdout, written line by line as the UART would.
+        let sink = Arc::new(|b: &[u8]| {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(b);
+            let _ = out.flush();
+        });
+        let host = match SimHost::start(opts, sink).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot listen on {}: {e}",
+                    SocketAddr::new(args.host, args.port)
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        eprintln!("esp-ws sim: listening on {}", host.local_addr());
+        wait_for_signal().await;
+        host.stop().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+}

@@ -1,0 +1,162 @@
+//! What a run prints: one line per scenario as it finishes, the details of
+//! every failure (what a step expected and what came, the snapshot diff, the
+//! last serial lines, where the artifacts are), and the summary.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::snapshot::{self, Outcome};
+use crate::{ScenarioResult, Status};
+
+pub fn status_line(r: &ScenarioResult) -> String {
+    let (word, extra) = match &r.status {
+        Status::Passed => ("PASS", String::new()),
+        Status::Failed => ("FAIL", String::new()),
+        Status::Skipped(why) => ("SKIP", format!(" ({why})")),
+    };
+    format!(
+        "{word:>12} [{:>8.3}s] {}{extra}",
+        r.elapsed.as_secs_f64(),
+        r.file.scenario.name
+    )
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines().map(|l| format!("{by}{l}\n")).collect()
+}
+
+/// The details of a failed scenario.
+pub fn failure_details(r: &ScenarioResult) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "--- FAIL {} ({}, on {})",
+        r.file.scenario.name,
+        crate::display_path(&r.file.path),
+        r.instance
+    );
+    if let Some(run) = &r.run
+        && let Some(f) = &run.failure
+    {
+        let _ = writeln!(
+            s,
+            "  step {} ({}, {}:{}:{}): {}",
+            f.index + 1,
+            f.kind,
+            crate::display_path(&r.file.path),
+            f.line,
+            f.column,
+            f.message
+        );
+        if let (Some(want), Some(got)) = (&f.expected, &f.got) {
+            let _ = writeln!(s, "    expected:");
+            s.push_str(&indent(want, "      - "));
+            let _ = writeln!(s, "    got:");
+            s.push_str(&indent(got, "      + "));
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "  {n}");
+    }
+    match &r.snapshot {
+        Some(Outcome::Differs { old, written }) => {
+            let _ = writeln!(
+                s,
+                "  snapshot {} does not match:",
+                crate::display_path(&r.snapshot_path)
+            );
+            if let Some(new) = &r.snapshot_text {
+                s.push_str(&indent(&snapshot::diff(old, new), "    "));
+            }
+            if let Some(p) = written {
+                let _ = writeln!(
+                    s,
+                    "  the new snapshot is in {} (review: cargo insta review, or esp-ws run --accept)",
+                    crate::display_path(p)
+                );
+            }
+        }
+        Some(Outcome::New { written }) => {
+            let _ = writeln!(
+                s,
+                "  no snapshot yet at {}",
+                crate::display_path(&r.snapshot_path)
+            );
+            if let Some(p) = written {
+                let _ = writeln!(
+                    s,
+                    "  the new snapshot is in {} (review: cargo insta review, or esp-ws run --accept)",
+                    crate::display_path(p)
+                );
+            } else if let Some(new) = &r.snapshot_text {
+                s.push_str(&indent(new, "    + "));
+            }
+        }
+        _ => {}
+    }
+    if let Some(run) = &r.run
+        && run.failure.is_some()
+    {
+        let tail: Vec<String> = run.log.iter().rev().take(15).map(|l| l.text()).collect();
+        if !tail.is_empty() {
+            let _ = writeln!(s, "  last serial lines:");
+            for l in tail.iter().rev() {
+                let _ = writeln!(s, "    {l}");
+            }
+        }
+    }
+    if let Some(a) = &r.artifacts {
+        let _ = writeln!(s, "  artifacts: {}", crate::display_path(a));
+    }
+    s
+}
+
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+pub fn totals(results: &[ScenarioResult]) -> Totals {
+    let mut t = Totals {
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+    };
+    for r in results {
+        match r.status {
+            Status::Passed => t.passed += 1,
+            Status::Failed => t.failed += 1,
+            Status::Skipped(_) => t.skipped += 1,
+        }
+    }
+    t
+}
+
+/// The end of a run: failures again by name, then the closing line
+/// `N passed, N failed` alone on its line.
+pub fn summary(results: &[ScenarioResult], elapsed: Duration) -> String {
+    let t = totals(results);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:>12} [{:>8.3}s] {} scenarios run",
+        "Summary",
+        elapsed.as_secs_f64(),
+        results.len() - t.skipped
+    );
+    for r in results.iter().filter(|r| r.status == Status::Failed) {
+        let _ = writeln!(
+            s,
+            "{:>12} {} ({})",
+            "FAIL",
+            r.file.scenario.name,
+            crate::display_path(&r.file.path)
+        );
+    }
+    if t.skipped > 0 {
+        let _ = writeln!(s, "{} skipped", t.skipped);
+    }
+    let _ = writeln!(s, "{} passed, {} failed", t.passed, t.failed);
+    s
+}

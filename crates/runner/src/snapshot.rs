@@ -1,0 +1,269 @@
+//! Log snapshots: what is asserted about a scenario's serial log (and what
+//! the client saw on the wire), and the `.snap` files that hold them.
+//!
+//! The files use insta's format (YAML front matter, `---`, the contents), so
+//! `cargo insta review` / `cargo insta accept` work on pending `.snap.new`
+//! files whether the Rust test harness or `esp-ws run` wrote them. The
+//! metadata written here is the one the test harness's
+//! `insta::assert_snapshot!` writes, so switching between the two never
+//! rewrites a snapshot that did not change.
+
+use std::path::{Path, PathBuf};
+
+use esp_ws_log::{Level, Line, Normalizer};
+use esp_ws_scenario as sc;
+
+use crate::exec::ScenarioRun;
+
+/// The file the test harness asserts from (`source:` in `.snap` files).
+pub const SOURCE: &str = "tests/scenarios.rs";
+/// The expression the test harness asserts (`expression:` in `.snap` files).
+pub const EXPRESSION: &str = "snapshot";
+
+pub fn level_of(l: sc::LogLevel) -> Level {
+    match l {
+        sc::LogLevel::Error => Level::Error,
+        sc::LogLevel::Warn => Level::Warn,
+        sc::LogLevel::Info => Level::Info,
+        sc::LogLevel::Debug => Level::Debug,
+        sc::LogLevel::Verbose => Level::Verbose,
+    }
+}
+
+/// The normalizer for a scenario's run: ESP-IDF's built-in rules, the values
+/// this run chose at random, and the scenario's own rules.
+pub fn normalizer(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<Normalizer, String> {
+    let mut n = Normalizer::esp_idf();
+    for (from, to) in &run.volatile {
+        n.add_literal(from, to);
+    }
+    for r in &scenario.normalize {
+        n.add_regex(&r.regex, &r.replace)
+            .map_err(|e| format!("normalize rule /{}/: {e}", r.regex))?;
+    }
+    Ok(n)
+}
+
+/// The serial lines of the scenario at the snapshot's level, normalized.
+pub fn log_lines(scenario: &sc::Scenario, run: &ScenarioRun, n: &Normalizer) -> Vec<String> {
+    let level = level_of(scenario.log_level);
+    run.log
+        .iter()
+        .filter(|l| match &l.line {
+            Line::Log(r) => r.level.shows_at(level),
+            Line::Other(t) => !t.trim().is_empty(),
+        })
+        .map(|l| n.normalize(&l.line))
+        .collect()
+}
+
+/// The snapshot text of a run.
+pub fn contents(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<String, String> {
+    let n = normalizer(scenario, run)?;
+    let mut out = String::new();
+    out.push_str("wire (as seen by the client):\n");
+    for e in &run.transcript.events {
+        out.push_str(&format!("  {} {} {}\n", e.conn, e.dir, n.apply(&e.text)));
+    }
+    out.push_str(&format!(
+        "serial log ({} and above):\n",
+        scenario.log_level.as_str()
+    ));
+    for l in log_lines(scenario, run, &n) {
+        out.push_str("  ");
+        out.push_str(&l);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Where a scenario's snapshot lives: `snapshots/<name>.snap` next to the
+/// scenario file (insta's layout), with an `@suffix` for non-default
+/// firmware profiles.
+pub fn path_for(scenario_file: &Path, name: &str, suffix: Option<&str>) -> PathBuf {
+    let dir = scenario_file.parent().unwrap_or(Path::new("."));
+    let file = match suffix {
+        Some(s) => format!("{name}@{s}.snap"),
+        None => format!("{name}.snap"),
+    };
+    dir.join("snapshots").join(file)
+}
+
+/// insta's comparison: trailing whitespace and CRLF do not count.
+pub fn normalize_for_compare(s: &str) -> String {
+    s.trim_end().replace("\r\n", "\n")
+}
+
+/// Reads the contents of a `.snap` file (without its front matter).
+pub fn read(path: &Path) -> std::io::Result<Option<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // Front matter: a first line `---`, YAML, a line `---`.
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or_default();
+    if first.trim_end() != "---" {
+        return Ok(Some(text));
+    }
+    let mut offset = first.len();
+    for l in lines {
+        offset += l.len();
+        if l.trim_end() == "---" {
+            return Ok(Some(text[offset..].to_string()));
+        }
+    }
+    Ok(Some(String::new()))
+}
+
+fn yaml_string(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '@'))
+        && !s.starts_with(['-', '.', '@']);
+    if plain {
+        s.to_string()
+    } else {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+}
+
+/// Writes a snapshot in insta's format. `pending` adds what a `.snap.new`
+/// carries (insta writes `assertion_line` there).
+pub fn write(path: &Path, contents: &str, input_file: &str, pending: bool) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut s = String::from("---\n");
+    s.push_str(&format!("source: {}\n", yaml_string(SOURCE)));
+    if pending {
+        s.push_str("assertion_line: 0\n");
+    }
+    s.push_str(&format!("expression: {}\n", yaml_string(EXPRESSION)));
+    s.push_str(&format!("input_file: {}\n", yaml_string(input_file)));
+    s.push_str("---\n");
+    s.push_str(contents.trim_end());
+    s.push('\n');
+    std::fs::write(path, s)
+}
+
+/// What to do with a snapshot that is new or differs (insta's INSTA_UPDATE).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// Write `.snap` files directly (`--accept`, INSTA_UPDATE=always).
+    Always,
+    /// Write `.snap.new` files for review (INSTA_UPDATE=new, the default off CI).
+    New,
+    /// New snapshots are written directly, changed ones go to `.snap.new`.
+    Unseen,
+    /// Write nothing (INSTA_UPDATE=no, the default on CI).
+    No,
+}
+
+impl Update {
+    /// From INSTA_UPDATE and CI, as insta decides.
+    pub fn from_env() -> Update {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        match std::env::var("INSTA_UPDATE").as_deref() {
+            Ok("always") | Ok("force") => Update::Always,
+            Ok("new") => Update::New,
+            Ok("unseen") => Update::Unseen,
+            Ok("no") => Update::No,
+            _ if ci => Update::No,
+            _ => Update::New,
+        }
+    }
+}
+
+/// The outcome of comparing a run with its snapshot.
+#[derive(Debug)]
+pub enum Outcome {
+    Matches,
+    /// No snapshot existed; `written` says where the new one went.
+    New {
+        written: Option<PathBuf>,
+    },
+    Differs {
+        old: String,
+        written: Option<PathBuf>,
+    },
+}
+
+impl Outcome {
+    pub fn passed(&self, accepted: bool) -> bool {
+        match self {
+            Outcome::Matches => true,
+            // A snapshot written straight to `.snap` is accepted.
+            Outcome::New { written } | Outcome::Differs { written, .. } => {
+                accepted
+                    && written
+                        .as_ref()
+                        .is_some_and(|p| p.extension().is_some_and(|e| e == "snap"))
+            }
+        }
+    }
+}
+
+/// Compares `new` with the snapshot at `path` and writes files per `update`.
+pub fn check(path: &Path, new: &str, input_file: &str, update: Update) -> std::io::Result<Outcome> {
+    let pending = path.with_extension("snap.new");
+    let old = read(path)?;
+    match old {
+        Some(old) if normalize_for_compare(&old) == normalize_for_compare(new) => {
+            // A stale pending file would be offered for review: drop it.
+            let _ = std::fs::remove_file(&pending);
+            Ok(Outcome::Matches)
+        }
+        Some(old) => {
+            let written = match update {
+                Update::Always => {
+                    write(path, new, input_file, false)?;
+                    let _ = std::fs::remove_file(&pending);
+                    Some(path.to_path_buf())
+                }
+                Update::New | Update::Unseen => {
+                    write(&pending, new, input_file, true)?;
+                    Some(pending)
+                }
+                Update::No => None,
+            };
+            Ok(Outcome::Differs { old, written })
+        }
+        None => {
+            let written = match update {
+                Update::Always | Update::Unseen => {
+                    write(path, new, input_file, false)?;
+                    let _ = std::fs::remove_file(&pending);
+                    Some(path.to_path_buf())
+                }
+                Update::New => {
+                    write(&pending, new, input_file, true)?;
+                    Some(pending)
+                }
+                Update::No => None,
+            };
+            Ok(Outcome::New { written })
+        }
+    }
+}
+
+/// A unified diff of two snapshot texts, for the terminal.
+pub fn diff(old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(&normalize_for_compare(old), &normalize_for_compare(new))
+        .unified_diff()
+        .context_radius(3)
+        .header("snapshot", "this run")
+        .to_string()
+}

@@ -1,0 +1,707 @@
+//! The validated scenario model handed to the runner.
+//!
+//! Everything here is resolved: defaults applied, hex decoded, opcodes as
+//! numbers, durations as [`Duration`]. Strings documented as *templates* may
+//! contain `${name}` variables and `$$`; pass them through
+//! [`crate::substitute`] (or [`crate::substitute_regex`] for regexes) right
+//! before use, never twice.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// All step kinds, in the order of the format's documentation.
+pub const STEP_KINDS: &[&str] = &[
+    "open",
+    "expect_response",
+    "send",
+    "send_raw",
+    "expect_frame",
+    "expect_close",
+    "expect_no_frame",
+    "expect_closed",
+    "close",
+    "expect_log",
+    "sleep",
+];
+
+/// A loaded, validated scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// `name` from the file, or the file stem.
+    pub name: String,
+    pub description: Option<String>,
+    /// Default timeout of every waiting step (`timeout_ms`, default 2000 ms).
+    pub timeout: Duration,
+    /// Level of the serial-log snapshot.
+    pub log_level: LogLevel,
+    /// Firmware profiles the scenario applies to; `None` = all.
+    pub firmware: Option<Vec<String>>,
+    /// Extra normalization rules for the log snapshot, in order.
+    pub normalize: Vec<NormalizeRule>,
+    /// Never empty.
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// The timeout that applies to `step`: its own override or the scenario default.
+    pub fn step_timeout(&self, step: &Step) -> Duration {
+        step.kind.timeout().unwrap_or(self.timeout)
+    }
+}
+
+/// A normalization rule: every match of `regex` in the log snapshot is
+/// replaced by `replace` (regex-crate replacement syntax, `$1`, `${name}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizeRule {
+    /// Compiles (checked by validation).
+    pub regex: String,
+    pub replace: String,
+}
+
+/// One step, with its position in the file for runtime error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub kind: StepKind,
+    pub comment: Option<String>,
+    /// 1-based line of the step object in the file.
+    pub line: usize,
+    /// 1-based column (in characters) of the step object.
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a scenario has tens of steps; boxing `Open` would only complicate matching"
+)]
+pub enum StepKind {
+    Open(Open),
+    ExpectResponse(ExpectResponse),
+    Send(Send),
+    SendRaw(SendRaw),
+    ExpectFrame(ExpectFrame),
+    ExpectClose(ExpectClose),
+    ExpectNoFrame(ExpectNoFrame),
+    ExpectClosed(ExpectClosed),
+    Close(Close),
+    ExpectLog(ExpectLog),
+    Sleep(Sleep),
+}
+
+impl StepKind {
+    /// The step's key in the file (one of [`STEP_KINDS`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Open(_) => "open",
+            StepKind::ExpectResponse(_) => "expect_response",
+            StepKind::Send(_) => "send",
+            StepKind::SendRaw(_) => "send_raw",
+            StepKind::ExpectFrame(_) => "expect_frame",
+            StepKind::ExpectClose(_) => "expect_close",
+            StepKind::ExpectNoFrame(_) => "expect_no_frame",
+            StepKind::ExpectClosed(_) => "expect_closed",
+            StepKind::Close(_) => "close",
+            StepKind::ExpectLog(_) => "expect_log",
+            StepKind::Sleep(_) => "sleep",
+        }
+    }
+
+    /// The connection the step acts on; `None` for `expect_log` and `sleep`.
+    pub fn conn(&self) -> Option<&str> {
+        match self {
+            StepKind::Open(s) => Some(&s.conn),
+            StepKind::ExpectResponse(s) => Some(&s.conn),
+            StepKind::Send(s) => Some(&s.conn),
+            StepKind::SendRaw(s) => Some(&s.conn),
+            StepKind::ExpectFrame(s) => Some(&s.conn),
+            StepKind::ExpectClose(s) => Some(&s.conn),
+            StepKind::ExpectNoFrame(s) => Some(&s.conn),
+            StepKind::ExpectClosed(s) => Some(&s.conn),
+            StepKind::Close(s) => Some(&s.conn),
+            StepKind::ExpectLog(_) | StepKind::Sleep(_) => None,
+        }
+    }
+
+    /// The step's own `timeout_ms`, if it has that field and set it.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            StepKind::Open(s) => s.timeout,
+            StepKind::ExpectResponse(s) => s.timeout,
+            StepKind::ExpectFrame(s) => s.timeout,
+            StepKind::ExpectClose(s) => s.timeout,
+            StepKind::ExpectClosed(s) => s.timeout,
+            StepKind::ExpectLog(s) => s.timeout,
+            StepKind::Send(_)
+            | StepKind::SendRaw(_)
+            | StepKind::ExpectNoFrame(_)
+            | StepKind::Close(_)
+            | StepKind::Sleep(_) => None,
+        }
+    }
+}
+
+/// `open`: connect, send an HTTP request, check the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    pub conn: String,
+    pub request: Request,
+    pub write: WriteOpts,
+    pub response: ResponseSpec,
+    pub timeout: Option<Duration>,
+}
+
+/// What `open` sends: a request built from fields, or exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Http(HttpRequest),
+    /// From `raw` (as UTF-8 bytes) or `raw_hex`; sent exactly, no variables.
+    Raw(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Template.
+    pub path: String,
+    pub method: String,
+    pub http_version: String,
+    /// Sec-WebSocket-Key; `None` = the runner picks a random one.
+    pub key: Option<String>,
+    /// Overrides applied in order to the default headers: `Some` replaces in
+    /// place or appends, `None` removes. Values are templates.
+    pub headers: IndexMap<String, Option<String>>,
+    /// Sent as `Sec-WebSocket-Protocol: a, b`; empty = no such header.
+    pub subprotocols: Vec<String>,
+}
+
+impl HttpRequest {
+    /// The request's header lines, in order, with variables substituted.
+    ///
+    /// Starts from `Host: {host}`, `Upgrade: websocket`, `Connection:
+    /// Upgrade`, `Sec-WebSocket-Key: {key}`, `Sec-WebSocket-Version: 13`
+    /// (plus `Sec-WebSocket-Protocol` when `subprotocols` is set), then applies
+    /// `headers`: names match case-insensitively; a value replaces the
+    /// existing header in place (keeping the override's spelling of the name)
+    /// or is appended; `None` removes every header of that name. `key` is the
+    /// key to send (the scenario's or the runner's random one).
+    pub fn header_list(
+        &self,
+        host: &str,
+        key: &str,
+        vars: &HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut list: Vec<(String, String)> = vec![
+            ("Host".into(), host.into()),
+            ("Upgrade".into(), "websocket".into()),
+            ("Connection".into(), "Upgrade".into()),
+            ("Sec-WebSocket-Key".into(), key.into()),
+            ("Sec-WebSocket-Version".into(), "13".into()),
+        ];
+        if !self.subprotocols.is_empty() {
+            list.push((
+                "Sec-WebSocket-Protocol".into(),
+                self.subprotocols.join(", "),
+            ));
+        }
+        for (name, value) in &self.headers {
+            match value {
+                None => list.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
+                Some(template) => {
+                    let value = crate::substitute(template, vars)?;
+                    match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                        Some(slot) => *slot = (name.clone(), value),
+                        None => list.push((name.clone(), value)),
+                    }
+                }
+            }
+        }
+        Ok(list)
+    }
+}
+
+/// What to expect after a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseSpec {
+    Expect(ResponseExpect),
+    /// The server closes TCP without sending any byte of a response.
+    Closed,
+    /// The server sends nothing and keeps the connection open for the timeout.
+    None,
+    /// Do not wait; a later `expect_response` step checks it (only in `open`).
+    Later,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseExpect {
+    pub status: u16,
+    /// Header name (as written; compare case-insensitively) to a matcher, or
+    /// `None` = the header must be absent. Names are unique case-insensitively.
+    pub headers: IndexMap<String, Option<Matcher>>,
+    pub body: Option<Matcher>,
+    /// Check Sec-WebSocket-Accept against the key sent (default: status == 101).
+    pub accept: bool,
+}
+
+/// A string expectation. All variants hold templates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matcher {
+    Exact(String),
+    /// Unanchored search; compiles (checked by validation, with variables
+    /// standing in as literals).
+    Regex(String),
+    Prefix(String),
+}
+
+/// `expect_response`: check a response left for later by `open`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectResponse {
+    pub conn: String,
+    /// Never [`ResponseSpec::Later`].
+    pub response: ResponseSpec,
+    pub timeout: Option<Duration>,
+}
+
+/// A WebSocket opcode, 0..=15 (named or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Opcode(pub u8);
+
+impl Opcode {
+    pub const CONTINUATION: Opcode = Opcode(0x0);
+    pub const TEXT: Opcode = Opcode(0x1);
+    pub const BINARY: Opcode = Opcode(0x2);
+    pub const CLOSE: Opcode = Opcode(0x8);
+    pub const PING: Opcode = Opcode(0x9);
+    pub const PONG: Opcode = Opcode(0xA);
+
+    /// The names accepted in scenarios, with their numbers.
+    pub const NAMED: &[(&'static str, Opcode)] = &[
+        ("continuation", Opcode::CONTINUATION),
+        ("text", Opcode::TEXT),
+        ("binary", Opcode::BINARY),
+        ("close", Opcode::CLOSE),
+        ("ping", Opcode::PING),
+        ("pong", Opcode::PONG),
+    ];
+
+    /// Parses a name, case-insensitively.
+    pub fn from_name(name: &str) -> Option<Opcode> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, op)| op)
+    }
+
+    /// The name of a defined opcode; `None` for reserved ones.
+    pub fn name(self) -> Option<&'static str> {
+        Self::NAMED
+            .iter()
+            .find(|&&(_, op)| op == self)
+            .map(|&(n, _)| n)
+    }
+
+    /// Close, ping, pong and the reserved 0xB..=0xF.
+    pub fn is_control(self) -> bool {
+        self.0 & 0x8 != 0
+    }
+}
+
+impl fmt::Display for Opcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "0x{:X}", self.0),
+        }
+    }
+}
+
+/// The payload of a frame to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Empty,
+    /// UTF-8 text; a template.
+    Text(String),
+    /// Decoded from hex.
+    Bytes(Vec<u8>),
+    /// `len` copies of `byte`.
+    Fill {
+        byte: u8,
+        len: usize,
+    },
+    /// Close frame body: big-endian code then the UTF-8 reason (not a template).
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+impl Payload {
+    /// The payload length when it is known before variables are substituted.
+    pub fn static_len(&self) -> Option<usize> {
+        match self {
+            Payload::Empty => Some(0),
+            Payload::Text(t) if !t.contains('$') => Some(t.len()),
+            Payload::Text(_) => None,
+            Payload::Bytes(b) => Some(b.len()),
+            Payload::Fill { len, .. } => Some(*len),
+            Payload::Close { reason, .. } => Some(2 + reason.len()),
+        }
+    }
+}
+
+/// How the payload length field is encoded in a sent frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+pub enum LengthEncoding {
+    /// The shortest form (RFC 6455 requires it).
+    #[default]
+    #[serde(rename = "minimal")]
+    Minimal,
+    /// In the 7-bit field only (declared length ≤ 125).
+    #[serde(rename = "7")]
+    Bits7,
+    /// 126 + 16-bit extended length.
+    #[serde(rename = "16")]
+    Bits16,
+    /// 127 + 64-bit extended length.
+    #[serde(rename = "64")]
+    Bits64,
+}
+
+impl LengthEncoding {
+    /// The scenario spelling: `minimal`, `7`, `16`, `64`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LengthEncoding::Minimal => "minimal",
+            LengthEncoding::Bits7 => "7",
+            LengthEncoding::Bits16 => "16",
+            LengthEncoding::Bits64 => "64",
+        }
+    }
+}
+
+/// `send`: one WebSocket frame, possibly malformed on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Send {
+    pub conn: String,
+    pub opcode: Opcode,
+    pub payload: Payload,
+    pub fin: bool,
+    /// RSV bits as a number: 4 = RSV1, 2 = RSV2, 1 = RSV3.
+    pub rsv: u8,
+    pub mask: bool,
+    /// `None` with `mask` = the runner picks a random key. Never `Some` without `mask`.
+    pub mask_key: Option<[u8; 4]>,
+    /// Declared payload length overriding the real one.
+    pub length: Option<u64>,
+    pub length_encoding: LengthEncoding,
+    pub write: WriteOpts,
+}
+
+/// `send_raw`: bytes on the wire as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRaw {
+    pub conn: String,
+    /// [`Payload::Bytes`] (from `hex`) or [`Payload::Text`] (a template).
+    pub payload: Payload,
+    pub write: WriteOpts,
+}
+
+/// What the payload of an expected frame must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadMatcher {
+    /// Exact UTF-8 text; a template.
+    Text(String),
+    /// Exact bytes.
+    Bytes(Vec<u8>),
+    /// Unanchored regex on the payload decoded lossily as UTF-8; a template.
+    Regex(String),
+    /// The payload starts with this text; a template.
+    Prefix(String),
+}
+
+/// `expect_frame`: the next frame on `conn` must match every given field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectFrame {
+    pub conn: String,
+    pub opcode: Option<Opcode>,
+    pub fin: Option<bool>,
+    pub rsv: Option<u8>,
+    pub payload: Option<PayloadMatcher>,
+    /// Exact payload length.
+    pub len: Option<usize>,
+    pub timeout: Option<Duration>,
+}
+
+/// `expect_close`: the next frame must be a CLOSE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectClose {
+    pub conn: String,
+    pub code: Option<u16>,
+    pub reason: Option<Matcher>,
+    /// The payload must be empty (never together with `code`/`reason`).
+    pub empty: bool,
+    pub timeout: Option<Duration>,
+}
+
+/// `expect_no_frame`: nothing arrives on `conn` for `duration`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectNoFrame {
+    pub conn: String,
+    pub duration: Duration,
+}
+
+/// How the server is expected to close TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClosedHow {
+    /// An orderly close (FIN).
+    Fin,
+    /// A reset (RST).
+    Rst,
+    /// Either.
+    #[default]
+    Any,
+}
+
+/// `expect_closed`: the server closes the TCP connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectClosed {
+    pub conn: String,
+    pub how: ClosedHow,
+    pub timeout: Option<Duration>,
+}
+
+/// How the client closes TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CloseHow {
+    /// An orderly close (FIN).
+    #[default]
+    Fin,
+    /// An abortive close (RST, via SO_LINGER 0).
+    Rst,
+}
+
+/// `close`: the client closes TCP without a CLOSE frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    pub conn: String,
+    pub how: CloseHow,
+}
+
+/// ESP-IDF log levels, most severe first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Verbose,
+}
+
+impl LogLevel {
+    /// The scenario spelling: `error`, `warn`, `info`, `debug`, `verbose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+        }
+    }
+
+    /// The letter ESP-IDF prints: `E`, `W`, `I`, `D`, `V`.
+    pub fn letter(self) -> char {
+        match self {
+            LogLevel::Error => 'E',
+            LogLevel::Warn => 'W',
+            LogLevel::Info => 'I',
+            LogLevel::Debug => 'D',
+            LogLevel::Verbose => 'V',
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `expect_log`: a serial-log line appears (or, with `not`, does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectLog {
+    /// Unanchored, on the record's message (or the whole line for non-log
+    /// lines); a template. Its named groups define variables (unless `not`).
+    pub regex: String,
+    pub level: Option<LogLevel>,
+    /// Exact tag.
+    pub tag: Option<String>,
+    /// Only without `not`.
+    pub timeout: Option<Duration>,
+    /// The line must not appear: not among the lines seen so far in this
+    /// scenario, nor during `duration`.
+    pub not: bool,
+    /// How long to keep watching with `not` (`for_ms`); zero otherwise.
+    pub duration: Duration,
+}
+
+/// `sleep`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sleep {
+    pub duration: Duration,
+}
+
+/// How bytes are cut into separate writes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Chunking {
+    /// One write.
+    #[default]
+    Whole,
+    /// Pieces of this size (≥ 1); the last may be shorter.
+    Every(usize),
+    /// Pieces of these sizes (each ≥ 1, never empty), then the rest as one more piece.
+    Sizes(Vec<usize>),
+}
+
+/// Write options: how to split the bytes of a step and how long to pause between pieces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WriteOpts {
+    pub chunks: Chunking,
+    pub delay: Duration,
+}
+
+impl WriteOpts {
+    /// Cuts `bytes` into the pieces to write, in order. Never returns empty
+    /// pieces (empty input gives no piece at all).
+    pub fn split<'a>(&self, bytes: &'a [u8]) -> Vec<&'a [u8]> {
+        let mut pieces = Vec::new();
+        let mut rest = bytes;
+        match &self.chunks {
+            Chunking::Whole => {}
+            Chunking::Every(size) => {
+                // `max(1)` only guards hand-built values; validation forbids 0.
+                pieces.extend(rest.chunks((*size).max(1)));
+                rest = &[];
+            }
+            Chunking::Sizes(sizes) => {
+                for &size in sizes {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let (head, tail) = rest.split_at(size.min(rest.len()));
+                    pieces.push(head);
+                    rest = tail;
+                }
+            }
+        }
+        if !rest.is_empty() {
+            pieces.push(rest);
+        }
+        pieces
+    }
+}
+
+/// `sleep`, `expect_no_frame` and friends take durations in this range (ms).
+pub(crate) const MAX_MS: i64 = 600_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_bytes() {
+        let data: Vec<u8> = (0..10).collect();
+        let whole = WriteOpts::default();
+        assert_eq!(whole.split(&data), vec![&data[..]]);
+        assert!(whole.split(&[]).is_empty());
+
+        let every = WriteOpts {
+            chunks: Chunking::Every(4),
+            delay: Duration::ZERO,
+        };
+        assert_eq!(
+            every.split(&data),
+            vec![&data[0..4], &data[4..8], &data[8..]]
+        );
+
+        let sizes = WriteOpts {
+            chunks: Chunking::Sizes(vec![1, 2]),
+            delay: Duration::ZERO,
+        };
+        assert_eq!(
+            sizes.split(&data),
+            vec![&data[0..1], &data[1..3], &data[3..]]
+        );
+        // Sizes longer than the data: the pieces just stop.
+        let long = WriteOpts {
+            chunks: Chunking::Sizes(vec![3, 100, 5]),
+            delay: Duration::ZERO,
+        };
+        assert_eq!(long.split(&data), vec![&data[0..3], &data[3..]]);
+    }
+
+    #[test]
+    fn opcodes() {
+        assert_eq!(Opcode::from_name("TeXt"), Some(Opcode::TEXT));
+        assert_eq!(Opcode::from_name("txt"), None);
+        assert_eq!(Opcode(0xA).to_string(), "pong");
+        assert_eq!(Opcode(0x3).to_string(), "0x3");
+        assert!(Opcode::CLOSE.is_control());
+        assert!(Opcode(0xF).is_control());
+        assert!(!Opcode::BINARY.is_control());
+    }
+
+    #[test]
+    fn header_list_applies_overrides_in_order() {
+        let mut headers = IndexMap::new();
+        headers.insert("upgrade".to_owned(), Some("WebSocket".to_owned()));
+        headers.insert("Sec-WebSocket-Version".to_owned(), None);
+        headers.insert("X-Id".to_owned(), Some("${id}".to_owned()));
+        let req = HttpRequest {
+            path: "/ws".into(),
+            method: "GET".into(),
+            http_version: "HTTP/1.1".into(),
+            key: None,
+            headers,
+            subprotocols: vec!["chat".into(), "json".into()],
+        };
+        let vars = HashMap::from([("id".to_owned(), "7".to_owned())]);
+        let list = req.header_list("h:80", "KEY", &vars).unwrap();
+        let list: Vec<(&str, &str)> = list.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            list,
+            vec![
+                ("Host", "h:80"),
+                ("upgrade", "WebSocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", "KEY"),
+                ("Sec-WebSocket-Protocol", "chat, json"),
+                ("X-Id", "7"),
+            ]
+        );
+        assert!(req.header_list("h", "k", &HashMap::new()).is_err());
+    }
+
+    #[test]
+    fn static_payload_lengths() {
+        assert_eq!(Payload::Text("héllo".into()).static_len(), Some(6));
+        assert_eq!(Payload::Text("${x}".into()).static_len(), None);
+        assert_eq!(
+            Payload::Close {
+                code: 1000,
+                reason: "ok".into()
+            }
+            .static_len(),
+            Some(4)
+        );
+    }
+}

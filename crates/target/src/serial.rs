@@ -1,0 +1,208 @@
+//! The serial console of a target, as lines.
+//!
+//! Every target (simulator, child process, QEMU, board) pushes raw UART
+//! bytes here; they are split into lines with the same splitter, kept in
+//! order with the time they arrived, written verbatim to the run's artifacts,
+//! and handed to whoever waits for a line (readiness, `expect_log`).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use esp_ws_log::{Line, LineSplitter, RawLine};
+use tokio::sync::watch;
+
+/// One complete line of serial output.
+#[derive(Clone, Debug)]
+pub struct SerialLine {
+    /// Position in the whole log (0-based).
+    pub index: usize,
+    /// When it arrived, since the log was created.
+    pub at: Duration,
+    pub raw: RawLine,
+    pub line: Line,
+}
+
+impl SerialLine {
+    pub fn text(&self) -> String {
+        self.line.text()
+    }
+}
+
+struct State {
+    lines: Vec<SerialLine>,
+    splitter: LineSplitter,
+    file: Option<File>,
+    closed: bool,
+}
+
+#[derive(Clone)]
+pub struct SerialLog {
+    state: Arc<Mutex<State>>,
+    count: Arc<watch::Sender<usize>>,
+    start: Instant,
+}
+
+impl SerialLog {
+    /// `artifact`: where the raw bytes are written as they arrive.
+    pub fn new(artifact: Option<PathBuf>) -> std::io::Result<Self> {
+        let file = match artifact {
+            Some(p) => {
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                Some(File::create(p)?)
+            }
+            None => None,
+        };
+        let (tx, _) = watch::channel(0);
+        Ok(SerialLog {
+            state: Arc::new(Mutex::new(State {
+                lines: Vec::new(),
+                splitter: LineSplitter::new(),
+                file,
+                closed: false,
+            })),
+            count: Arc::new(tx),
+            start: Instant::now(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes from the target's UART. Callable from any thread.
+    pub fn push(&self, bytes: &[u8]) {
+        let mut st = self.lock();
+        if let Some(f) = st.file.as_mut() {
+            // A failing artifact write must not stop the run; the harness
+            // still has the lines in memory.
+            let _ = f.write_all(bytes).and_then(|_| f.flush());
+        }
+        let new = st.splitter.push(bytes);
+        let at = self.start.elapsed();
+        for raw in new {
+            let index = st.lines.len();
+            let line = raw.parse();
+            st.lines.push(SerialLine {
+                index,
+                at,
+                raw,
+                line,
+            });
+        }
+        let n = st.lines.len();
+        drop(st);
+        self.count.send_replace(n);
+    }
+
+    /// The source ended (the process exited, the port closed).
+    pub fn close(&self) {
+        let mut st = self.lock();
+        if let Some(raw) = st.splitter.finish() {
+            let index = st.lines.len();
+            let line = raw.parse();
+            let at = self.start.elapsed();
+            st.lines.push(SerialLine {
+                index,
+                at,
+                raw,
+                line,
+            });
+        }
+        st.closed = true;
+        let n = st.lines.len();
+        drop(st);
+        self.count.send_replace(n);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Number of complete lines so far.
+    pub fn len(&self) -> usize {
+        self.lock().lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Lines `from..to` (clamped).
+    pub fn lines(&self, from: usize, to: usize) -> Vec<SerialLine> {
+        let st = self.lock();
+        let to = to.min(st.lines.len());
+        st.lines[from.min(to)..to].to_vec()
+    }
+
+    /// The incomplete last line (a prompt without a newline).
+    pub fn partial(&self) -> Vec<u8> {
+        self.lock().splitter.partial().to_vec()
+    }
+
+    /// Time of the most recent line.
+    pub fn last_activity(&self) -> Option<Duration> {
+        self.lock().lines.last().map(|l| l.at)
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Waits for the first line at index `from` or later that satisfies
+    /// `pred`; None when `deadline` passes (or the log closes) first.
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        deadline: tokio::time::Instant,
+        mut pred: impl FnMut(&SerialLine) -> bool,
+    ) -> Option<SerialLine> {
+        let mut rx = self.count.subscribe();
+        let mut next = from;
+        loop {
+            let (found, closed, len) = {
+                let st = self.lock();
+                let found = st.lines[next.min(st.lines.len())..]
+                    .iter()
+                    .find(|l| pred(l))
+                    .cloned();
+                (found, st.closed, st.lines.len())
+            };
+            if let Some(l) = found {
+                return Some(l);
+            }
+            next = len;
+            if closed {
+                return None;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// Waits until no line has arrived for `quiet`, at most until `deadline`.
+    /// Returns true if the log went quiet.
+    pub async fn wait_quiet(&self, quiet: Duration, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let since = self
+                .last_activity()
+                .map(|at| self.start.elapsed().saturating_sub(at))
+                .unwrap_or(self.start.elapsed());
+            if since >= quiet {
+                return true;
+            }
+            let wake = tokio::time::Instant::now() + (quiet - since);
+            if wake > deadline {
+                tokio::time::sleep_until(deadline).await;
+                return false;
+            }
+            tokio::time::sleep_until(wake).await;
+        }
+    }
+}

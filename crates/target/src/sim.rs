@@ -1,0 +1,222 @@
+//! The simulator target: the firmware model of `esp-ws-sim`, on real TCP.
+//!
+//! A listener accepts connections for the simulated chip; each connection
+//! gets a reader task (bytes into the model's lwIP buffers, FIN and RST as
+//! events) and a writer task (what the firmware sends, and its closes: an
+//! RST when it closed with unread data, as lwIP does).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use esp_ws_sim::{Chip, ChipConfig, ConnId, Level, Lwip, Profile, SerialSink, Wire};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How much the host buffers for the firmware before it stops reading from
+/// the socket (TCP flow control does the rest).
+const RX_WINDOW: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct SimOptions {
+    pub profile: Arc<Profile>,
+    pub log_level: Level,
+    pub log_colors: bool,
+    /// Where to listen (port 0 picks a free port).
+    pub bind: SocketAddr,
+}
+
+enum WireCmd {
+    Data(Vec<u8>),
+    Close { reset: bool },
+}
+
+#[derive(Default)]
+struct ConnTable {
+    writers: Mutex<HashMap<ConnId, mpsc::UnboundedSender<WireCmd>>>,
+}
+
+impl Wire for ConnTable {
+    fn send(&self, conn: ConnId, data: &[u8]) {
+        if let Some(tx) = self.writers.lock().unwrap().get(&conn) {
+            let _ = tx.send(WireCmd::Data(data.to_vec()));
+        }
+    }
+    fn close(&self, conn: ConnId, reset: bool) {
+        if let Some(tx) = self.writers.lock().unwrap().remove(&conn) {
+            let _ = tx.send(WireCmd::Close { reset });
+        }
+    }
+}
+
+pub struct SimHost {
+    chip: Option<Chip>,
+    lwip: Arc<Lwip>,
+    addr: SocketAddr,
+    accept_task: JoinHandle<()>,
+    conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl SimHost {
+    /// Binds the listener, powers the chip on and starts serving.
+    pub async fn start(opts: SimOptions, serial: SerialSink) -> std::io::Result<SimHost> {
+        let listener = TcpListener::bind(opts.bind).await?;
+        let addr = listener.local_addr()?;
+        let table = Arc::new(ConnTable::default());
+        let mut cfg = ChipConfig::new(opts.profile.clone());
+        cfg.log_level = opts.log_level;
+        cfg.log_colors = opts.log_colors;
+        let wire: Arc<dyn Wire> = table.clone();
+        let chip = tokio::task::spawn_blocking(move || Chip::power_on(cfg, serial, wire))
+            .await
+            .map_err(std::io::Error::other)?;
+        let lwip = chip.lwip();
+        let conn_tasks = Arc::new(Mutex::new(Vec::new()));
+        let accept_task = tokio::spawn(accept_loop(
+            listener,
+            lwip.clone(),
+            table,
+            conn_tasks.clone(),
+        ));
+        Ok(SimHost {
+            chip: Some(chip),
+            lwip,
+            addr,
+            accept_task,
+            conn_tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits until the firmware has closed every connection and has nothing
+    /// left to do, at most `max`. Returns false on timeout.
+    pub async fn settle(&self, max: Duration) -> bool {
+        let lwip = self.lwip.clone();
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            if lwip.open_connections().is_empty() {
+                let l = lwip.clone();
+                let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
+                return tokio::task::spawn_blocking(move || l.wait_idle(rest))
+                    .await
+                    .unwrap_or(false);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Waits until the firmware has processed everything it was sent so far.
+    pub async fn wait_idle(&self, max: Duration) -> bool {
+        let l = self.lwip.clone();
+        tokio::task::spawn_blocking(move || l.wait_idle(max))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Powers the chip off and drops every connection.
+    pub async fn stop(mut self) {
+        self.accept_task.abort();
+        for t in self.conn_tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+        if let Some(mut chip) = self.chip.take() {
+            let _ = tokio::task::spawn_blocking(move || chip.power_off()).await;
+        }
+    }
+}
+
+impl Drop for SimHost {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+        for t in self.conn_tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+        // Chip's own Drop powers it off.
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    lwip: Arc<Lwip>,
+    table: Arc<ConnTable>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+) {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    loop {
+        let Ok((stream, _peer)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        table.writers.lock().unwrap().insert(id, tx);
+        if !lwip.host_connect(id) {
+            // Nothing listens yet (the server has not started): refuse.
+            table.writers.lock().unwrap().remove(&id);
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            drop(stream);
+            continue;
+        }
+        let task = tokio::spawn(serve_conn(stream, id, lwip.clone(), rx));
+        let mut t = tasks.lock().unwrap();
+        t.retain(|h| !h.is_finished());
+        t.push(task);
+    }
+}
+
+async fn serve_conn(
+    mut stream: TcpStream,
+    id: ConnId,
+    lwip: Arc<Lwip>,
+    mut rx: mpsc::UnboundedReceiver<WireCmd>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut peer_done = false;
+    loop {
+        let window_full = lwip.host_buffered(id).unwrap_or(0) > RX_WINDOW;
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(WireCmd::Data(d)) => {
+                    if stream.write_all(&d).await.is_err() {
+                        lwip.host_reset(id);
+                    }
+                }
+                Some(WireCmd::Close { reset }) => {
+                    if reset {
+                        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                    }
+                    break;
+                }
+                None => break,
+            },
+            r = stream.read(&mut buf), if !peer_done && !window_full => match r {
+                Ok(0) => {
+                    peer_done = true;
+                    lwip.host_eof(id);
+                }
+                Ok(n) => {
+                    lwip.host_data(id, &buf[..n]);
+                }
+                Err(_) => {
+                    peer_done = true;
+                    lwip.host_reset(id);
+                }
+            },
+            // The firmware has not drained its receive window yet.
+            _ = tokio::time::sleep(Duration::from_millis(1)), if !peer_done && window_full => {}
+        }
+    }
+    // Dropping the socket closes it: FIN, or RST with the linger set above
+    // (Linux also resets when unread bytes are left in its buffer).
+    drop(stream);
+}
