@@ -174,8 +174,9 @@ pub async fn run_scenario(
     for name in names {
         let st = ctx.conns.get_mut(&name).expect("listed");
         if st.conn.is_open() {
+            let seen = st.conn.closed();
             let (drained, how) = st.conn.close(Closed::Fin, close_deadline).await;
-            ctx.note_close(&name, Closed::Fin, drained, how, true);
+            ctx.note_close(&name, Closed::Fin, drained, how.filter(|_| seen.is_none()), true);
         }
     }
     let settled = target.settle(opts.settle_quiet, opts.settle_max).await;
@@ -403,7 +404,9 @@ impl Ctx<'_> {
                     sc::CloseHow::Rst => Closed::Rst,
                 };
                 let st = self.conn(&c.conn)?;
+                let seen = st.conn.closed();
                 let (drained, server) = st.conn.close(how, deadline).await;
+                let server = server.filter(|_| seen.is_none());
                 self.note_close(&c.conn, how, drained, server, false);
                 Ok(())
             }

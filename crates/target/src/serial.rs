@@ -15,6 +15,9 @@ use esp_ws_log::{Line, LineSplitter, RawLine};
 use tokio::sync::watch;
 
 /// One complete line of serial output.
+/// Longest serial line kept whole (longer ones are split, never dropped).
+pub const MAX_LINE: usize = 256 * 1024;
+
 #[derive(Clone, Debug)]
 pub struct SerialLine {
     /// Position in the whole log (0-based).
@@ -61,7 +64,9 @@ impl SerialLog {
         Ok(SerialLog {
             state: Arc::new(Mutex::new(State {
                 lines: Vec::new(),
-                splitter: LineSplitter::new(),
+                // The example prints whole payloads (`Got packet with message:
+                // %s`), so a line can be as long as the largest frame.
+                splitter: LineSplitter::with_max_line(MAX_LINE),
                 file,
                 closed: false,
             })),
