@@ -97,9 +97,22 @@ pub fn failure_details(r: &ScenarioResult) -> String {
     if let Some(run) = &r.run
         && run.failure.is_some()
     {
-        let tail: Vec<String> = run.log.iter().rev().take(15).map(|l| l.text()).collect();
+        // At the snapshot's level: the full log is in the artifacts.
+        let level = snapshot::level_of(r.file.scenario.log_level);
+        let tail: Vec<String> = run
+            .log
+            .iter()
+            .filter(|l| l.line.as_log().is_none_or(|rec| rec.level.shows_at(level)))
+            .rev()
+            .take(15)
+            .map(|l| l.text())
+            .collect();
         if !tail.is_empty() {
-            let _ = writeln!(s, "  last serial lines:");
+            let _ = writeln!(
+                s,
+                "  last serial lines ({} and above):",
+                r.file.scenario.log_level
+            );
             for l in tail.iter().rev() {
                 let _ = writeln!(s, "    {l}");
             }

@@ -1,0 +1,259 @@
+//! The `esp-ws` binary as a user runs it: exit codes, error messages that
+//! point at the line, snapshot review flow, and `esp-ws sim` with a standard
+//! WebSocket client.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn esp_ws() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_esp-ws"));
+    // The tests decide about snapshot writing explicitly.
+    c.env_remove("INSTA_UPDATE").env_remove("CI").env_remove("INSTA_FORCE_PASS");
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("esp-ws runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+#[test]
+fn validate_points_at_the_line_of_an_unknown_step_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("broken.json");
+    write(
+        &f,
+        "{\n  \"version\": 1,\n  \"steps\": [\n    {\"open\": {}},\n    {\"sned\": {\"text\": \"hi\"}}\n  ]\n}\n",
+    );
+    let out = run(esp_ws().arg("validate").arg(&f));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let loc = format!("{}:5:", f.display());
+    assert!(err.contains(&loc), "no {loc} in:\n{err}");
+    assert!(err.contains("steps[1]"), "{err}");
+    assert!(err.contains("unknown variant `sned`"), "{err}");
+    for kind in ["open", "send", "expect_frame", "expect_log", "sleep"] {
+        assert!(err.contains(&format!("`{kind}`")), "{kind} not listed in:\n{err}");
+    }
+    // The source line is quoted with a caret under the column.
+    assert!(err.contains("5 |     {\"sned\""), "{err}");
+    assert!(err.contains('^'), "{err}");
+}
+
+#[test]
+fn validate_names_the_field_of_a_bad_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad-opcode.json");
+    write(
+        &f,
+        "{\"version\": 1, \"steps\": [\n  {\"open\": {}},\n  {\"send\": {\"opcode\": \"txt\"}}\n]}\n",
+    );
+    let out = run(esp_ws().arg("validate").arg(&f));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{}:3:", f.display())), "{err}");
+    assert!(err.contains("steps[1].send.opcode"), "{err}");
+}
+
+#[test]
+fn validate_accepts_the_shipped_scenarios() {
+    let out = run(esp_ws()
+        .arg("validate")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("scenario files are valid"));
+}
+
+#[test]
+fn schema_is_a_json_schema() {
+    let out = run(esp_ws().arg("schema"));
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(v.get("$schema").is_some(), "{v}");
+}
+
+#[test]
+fn bad_arguments_exit_with_2() {
+    let out = run(esp_ws().args(["run", "--jobs", "many"]));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(esp_ws().args(["run", "no/such/dir"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no/such/dir"));
+    let out = run(esp_ws().args(["run", "--firmware", "v0.1", "scenarios"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("v5.5.5"), "{}", text(&out.stderr));
+}
+
+const ECHO: &str = r#"{
+  "version": 1,
+  "steps": [
+    {"open": {}},
+    {"send": {"text": "hello"}},
+    {"expect_frame": {"opcode": "text", "text": "EXPECTED"}}
+  ]
+}
+"#;
+
+#[test]
+fn new_snapshots_wait_for_review_and_accept_makes_them_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("echo.json"), &ECHO.replace("EXPECTED", "hello"));
+    let art = dir.path().join("art");
+    let first = run(esp_ws().arg("run").arg(dir.path()).arg("--artifacts").arg(&art));
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stdout));
+    let pending = dir.path().join("snapshots/echo.snap.new");
+    assert!(pending.exists(), "{}", text(&first.stdout));
+    assert!(text(&first.stdout).ends_with(&format!(
+        "0 passed, 1 failed\nartifacts: {}\n",
+        art.join(std::fs::read_dir(&art).unwrap().next().unwrap().unwrap().file_name())
+            .display()
+    )));
+
+    let accept = run(esp_ws()
+        .arg("run")
+        .arg(dir.path())
+        .arg("--accept")
+        .arg("--artifacts")
+        .arg(&art));
+    assert!(accept.status.success(), "{}", text(&accept.stdout));
+    let snap = std::fs::read_to_string(dir.path().join("snapshots/echo.snap")).unwrap();
+    assert!(snap.starts_with("---\nsource: tests/scenarios.rs\n"), "{snap}");
+    assert!(snap.contains("I (T) ws_echo_server: Got packet with message: hello"), "{snap}");
+    assert!(!pending.exists());
+
+    let again = run(esp_ws().arg("run").arg(dir.path()).arg("--artifacts").arg(&art));
+    assert!(again.status.success(), "{}", text(&again.stdout));
+    assert!(text(&again.stdout).contains("\n1 passed, 0 failed\n"));
+}
+
+#[test]
+fn a_changed_echo_fails_the_step_and_the_snapshot_with_diffs() {
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join("art");
+    write(&dir.path().join("echo.json"), &ECHO.replace("EXPECTED", "hello"));
+    let ok = run(esp_ws()
+        .arg("run")
+        .arg(dir.path())
+        .arg("--accept")
+        .arg("--artifacts")
+        .arg(&art));
+    assert!(ok.status.success());
+    // Now the scenario expects a different echo, and the snapshot on disk
+    // records a different one: both must fail, each with a diff.
+    write(&dir.path().join("echo.json"), &ECHO.replace("EXPECTED", "hellp"));
+    let snap_path = dir.path().join("snapshots/echo.snap");
+    let snap = std::fs::read_to_string(&snap_path).unwrap();
+    std::fs::write(&snap_path, snap.replace("< TEXT fin len=5 \"hello\"", "< TEXT fin len=5 \"hellp\"")).unwrap();
+    let out = run(esp_ws().arg("run").arg(dir.path()).arg("--artifacts").arg(&art));
+    assert_eq!(out.status.code(), Some(1));
+    let o = text(&out.stdout);
+    assert!(o.contains("step 3 (expect_frame"), "{o}");
+    assert!(o.contains("- TEXT \"hellp\""), "{o}");
+    assert!(o.contains("+ TEXT fin len=5 \"hello\""), "{o}");
+    assert!(o.contains("does not match"), "{o}");
+    assert!(o.contains("-  c < TEXT fin len=5 \"hellp\""), "{o}");
+    assert!(o.contains("+  c < TEXT fin len=5 \"hello\""), "{o}");
+    assert!(o.contains("artifacts: "), "{o}");
+    assert!(o.contains("\n0 passed, 1 failed\n"), "{o}");
+}
+
+/// Kills the child on every exit path of a test.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn sim_serves_a_standard_websocket_client_and_stops_on_sigterm() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let child = esp_ws()
+        .args(["sim", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Reap(child);
+    let stderr = child.0.stderr.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("esp-ws sim: listening on ")
+        .unwrap_or_else(|| panic!("unexpected announcement: {line:?}"))
+        .to_string();
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_line = |pat: &str| -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+                let hit = l.contains(pat);
+                seen.push(l);
+                if hit {
+                    return seen;
+                }
+            }
+        }
+        panic!("{pat:?} never appeared in the serial log; saw:\n{}", seen.join("\n"));
+    };
+    let boot = wait_line("Returned from app_main()");
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    assert!(boot.iter().any(|l| l.contains("Starting server on port: '80'")), "{boot:?}");
+    assert!(!boot.iter().any(|l| l.contains(&port)), "the host port leaked into the serial log");
+
+    let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("a standard client completes the handshake");
+    assert_eq!(resp.status(), 101);
+    ws.send(Message::text("hello from tungstenite")).await.unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("an echo within 5 s")
+        .expect("a message")
+        .expect("no error");
+    assert_eq!(echo, Message::text("hello from tungstenite"));
+    wait_line("Got packet with message: hello from tungstenite");
+    ws.send(Message::text("Trigger async")).await.unwrap();
+    let async_data = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(async_data, Message::text("Async data"));
+
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "esp-ws sim did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
