@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 fn esp_ws() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_esp-ws"));
     // The tests decide about snapshot writing explicitly.
-    c.env_remove("INSTA_UPDATE").env_remove("CI").env_remove("INSTA_FORCE_PASS");
+    c.env_remove("INSTA_UPDATE")
+        .env_remove("CI")
+        .env_remove("INSTA_FORCE_PASS");
     c
 }
 
@@ -43,7 +45,10 @@ fn validate_points_at_the_line_of_an_unknown_step_kind() {
     assert!(err.contains("steps[1]"), "{err}");
     assert!(err.contains("unknown variant `sned`"), "{err}");
     for kind in ["open", "send", "expect_frame", "expect_log", "sleep"] {
-        assert!(err.contains(&format!("`{kind}`")), "{kind} not listed in:\n{err}");
+        assert!(
+            err.contains(&format!("`{kind}`")),
+            "{kind} not listed in:\n{err}"
+        );
     }
     // The source line is quoted with a caret under the column.
     assert!(err.contains("5 |     {\"sned\""), "{err}");
@@ -91,7 +96,11 @@ fn bad_arguments_exit_with_2() {
     assert!(text(&out.stderr).contains("no/such/dir"));
     let out = run(esp_ws().args(["run", "--firmware", "v0.1", "scenarios"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("v5.5.5"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("v5.5.5"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 const ECHO: &str = r#"{
@@ -107,9 +116,16 @@ const ECHO: &str = r#"{
 #[test]
 fn new_snapshots_wait_for_review_and_accept_makes_them_pass() {
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("echo.json"), &ECHO.replace("EXPECTED", "hello"));
+    write(
+        &dir.path().join("echo.json"),
+        &ECHO.replace("EXPECTED", "hello"),
+    );
     let art = dir.path().join("art");
-    let first = run(esp_ws().arg("run").arg(dir.path()).arg("--artifacts").arg(&art));
+    let first = run(esp_ws()
+        .arg("run")
+        .arg(dir.path())
+        .arg("--artifacts")
+        .arg(&art));
     assert_eq!(first.status.code(), Some(1), "{}", text(&first.stdout));
     let pending = dir.path().join("snapshots/echo.snap.new");
     assert!(pending.exists(), "{}", text(&first.stdout));
@@ -127,11 +143,21 @@ fn new_snapshots_wait_for_review_and_accept_makes_them_pass() {
         .arg(&art));
     assert!(accept.status.success(), "{}", text(&accept.stdout));
     let snap = std::fs::read_to_string(dir.path().join("snapshots/echo.snap")).unwrap();
-    assert!(snap.starts_with("---\nsource: tests/scenarios.rs\n"), "{snap}");
-    assert!(snap.contains("I (T) ws_echo_server: Got packet with message: hello"), "{snap}");
+    assert!(
+        snap.starts_with("---\nsource: tests/scenarios.rs\n"),
+        "{snap}"
+    );
+    assert!(
+        snap.contains("I (T) ws_echo_server: Got packet with message: hello"),
+        "{snap}"
+    );
     assert!(!pending.exists());
 
-    let again = run(esp_ws().arg("run").arg(dir.path()).arg("--artifacts").arg(&art));
+    let again = run(esp_ws()
+        .arg("run")
+        .arg(dir.path())
+        .arg("--artifacts")
+        .arg(&art));
     assert!(again.status.success(), "{}", text(&again.stdout));
     assert!(text(&again.stdout).contains("\n1 passed, 0 failed\n"));
 }
@@ -140,7 +166,10 @@ fn new_snapshots_wait_for_review_and_accept_makes_them_pass() {
 fn a_changed_echo_fails_the_step_and_the_snapshot_with_diffs() {
     let dir = tempfile::tempdir().unwrap();
     let art = dir.path().join("art");
-    write(&dir.path().join("echo.json"), &ECHO.replace("EXPECTED", "hello"));
+    write(
+        &dir.path().join("echo.json"),
+        &ECHO.replace("EXPECTED", "hello"),
+    );
     let ok = run(esp_ws()
         .arg("run")
         .arg(dir.path())
@@ -150,11 +179,22 @@ fn a_changed_echo_fails_the_step_and_the_snapshot_with_diffs() {
     assert!(ok.status.success());
     // Now the scenario expects a different echo, and the snapshot on disk
     // records a different one: both must fail, each with a diff.
-    write(&dir.path().join("echo.json"), &ECHO.replace("EXPECTED", "hellp"));
+    write(
+        &dir.path().join("echo.json"),
+        &ECHO.replace("EXPECTED", "hellp"),
+    );
     let snap_path = dir.path().join("snapshots/echo.snap");
     let snap = std::fs::read_to_string(&snap_path).unwrap();
-    std::fs::write(&snap_path, snap.replace("< TEXT fin len=5 \"hello\"", "< TEXT fin len=5 \"hellp\"")).unwrap();
-    let out = run(esp_ws().arg("run").arg(dir.path()).arg("--artifacts").arg(&art));
+    std::fs::write(
+        &snap_path,
+        snap.replace("< TEXT fin len=5 \"hello\"", "< TEXT fin len=5 \"hellp\""),
+    )
+    .unwrap();
+    let out = run(esp_ws()
+        .arg("run")
+        .arg(dir.path())
+        .arg("--artifacts")
+        .arg(&art));
     assert_eq!(out.status.code(), Some(1));
     let o = text(&out.stdout);
     assert!(o.contains("step 3 (expect_frame"), "{o}");
@@ -218,18 +258,30 @@ async fn sim_serves_a_standard_websocket_client_and_stops_on_sigterm() {
                 }
             }
         }
-        panic!("{pat:?} never appeared in the serial log; saw:\n{}", seen.join("\n"));
+        panic!(
+            "{pat:?} never appeared in the serial log; saw:\n{}",
+            seen.join("\n")
+        );
     };
     let boot = wait_line("Returned from app_main()");
     let port = addr.rsplit(':').next().unwrap().to_string();
-    assert!(boot.iter().any(|l| l.contains("Starting server on port: '80'")), "{boot:?}");
-    assert!(!boot.iter().any(|l| l.contains(&port)), "the host port leaked into the serial log");
+    assert!(
+        boot.iter()
+            .any(|l| l.contains("Starting server on port: '80'")),
+        "{boot:?}"
+    );
+    assert!(
+        !boot.iter().any(|l| l.contains(&port)),
+        "the host port leaked into the serial log"
+    );
 
     let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .expect("a standard client completes the handshake");
     assert_eq!(resp.status(), 101);
-    ws.send(Message::text("hello from tungstenite")).await.unwrap();
+    ws.send(Message::text("hello from tungstenite"))
+        .await
+        .unwrap();
     let echo = tokio::time::timeout(Duration::from_secs(5), ws.next())
         .await
         .expect("an echo within 5 s")
@@ -246,13 +298,22 @@ async fn sim_serves_a_standard_websocket_client_and_stops_on_sigterm() {
     assert_eq!(async_data, Message::text("Async data"));
 
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.0.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "esp-ws sim did not exit on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "esp-ws sim did not exit on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}");

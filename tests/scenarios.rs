@@ -85,13 +85,17 @@ fn run(path: &Path) -> Result<(), Failed> {
             insta::assert_snapshot!(name.as_str(), snapshot);
         });
     }))
-    .map_err(|_| Failed::from(format!("the log snapshot of {name} does not match (see the diff above)")))
+    .map_err(|_| {
+        Failed::from(format!(
+            "the log snapshot of {name} does not match (see the diff above)"
+        ))
+    })
 }
 
 fn main() {
     let args = Arguments::from_args();
     let dir = root().join("scenarios");
-    let files = esp_ws_runner::discover::find(&[dir.clone()]).expect("scenarios/ exists");
+    let files = esp_ws_runner::discover::find(std::slice::from_ref(&dir)).expect("scenarios/ exists");
     let trials = files
         .into_iter()
         .map(|f| {

@@ -2,6 +2,9 @@
 //! plain Rust instead of shell scripts, run with `cargo xtask <command>`).
 
 mod real_firmware;
+mod snapshots;
+
+use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
 
@@ -14,23 +17,36 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run every scenario against the simulator (= esp-ws run scenarios/).
+    /// Extra arguments go to `esp-ws run`.
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Regenerate every snapshot and print what changed.
+    Snapshots {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Replay sessions recorded on real firmware against the simulator and
     /// show where the bytes, closes or the debug log differ.
     CompareRealFirmware(real_firmware::Args),
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = project_root();
     std::env::set_current_dir(&root).expect("cd to the project root");
     let result = match cli.cmd {
+        Cmd::Test { args } => esp_ws(&["run", "scenarios"], &args),
+        Cmd::Snapshots { args } => snapshots::run(&args),
         Cmd::CompareRealFirmware(a) => real_firmware::run(a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::from(2)
+            ExitCode::from(2)
         }
     }
 }
@@ -40,4 +56,27 @@ fn project_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives in the project root")
         .to_path_buf()
+}
+
+/// Builds and runs the `esp-ws` binary of this workspace.
+pub fn esp_ws(first: &[&str], rest: &[String]) -> anyhow::Result<ExitCode> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "esp-ws",
+            "--bin",
+            "esp-ws",
+            "--",
+        ])
+        .args(first)
+        .args(rest)
+        .status()?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(c.clamp(1, 255) as u8),
+        None => ExitCode::from(2),
+    })
 }

@@ -213,7 +213,7 @@ fn replay(path: &Path, profile: Arc<esp_ws_sim::Profile>, verbose: bool) -> Resu
 
 fn hex(s: &str) -> Result<Vec<u8>> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("odd-length hex string");
     }
     (0..s.len())

@@ -176,7 +176,13 @@ pub async fn run_scenario(
         if st.conn.is_open() {
             let seen = st.conn.closed();
             let (drained, how) = st.conn.close(Closed::Fin, close_deadline).await;
-            ctx.note_close(&name, Closed::Fin, drained, how.filter(|_| seen.is_none()), true);
+            ctx.note_close(
+                &name,
+                Closed::Fin,
+                drained,
+                how.filter(|_| seen.is_none()),
+                true,
+            );
         }
     }
     let settled = target.settle(opts.settle_quiet, opts.settle_max).await;

@@ -267,3 +267,64 @@ pub fn diff(old: &str, new: &str) -> String {
         .header("snapshot", "this run")
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_files_read_back_and_carry_insta_front_matter() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("snapshots/x.snap");
+        write(&p, "line 1\nline 2\n\n", "scenarios/x.json", false).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(
+            text,
+            "---\nsource: tests/scenarios.rs\nexpression: snapshot\ninput_file: scenarios/x.json\n---\nline 1\nline 2\n"
+        );
+        assert_eq!(read(&p).unwrap().as_deref(), Some("line 1\nline 2\n"));
+        assert_eq!(read(&dir.path().join("none.snap")).unwrap(), None);
+    }
+
+    #[test]
+    fn yaml_strings_are_quoted_when_needed() {
+        assert_eq!(yaml_string("scenarios/a-b_c.json"), "scenarios/a-b_c.json");
+        assert_eq!(yaml_string("has space"), "\"has space\"");
+        assert_eq!(yaml_string("-dash"), "\"-dash\"");
+        assert_eq!(yaml_string("q\"uote"), "\"q\\\"uote\"");
+    }
+
+    #[test]
+    fn update_modes_write_where_insta_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.snap");
+        let pending = dir.path().join("s.snap.new");
+        // New snapshot: `no` writes nothing, `new` a pending file, `always` the snapshot.
+        assert!(matches!(check(&p, "a", "i", Update::No).unwrap(), Outcome::New { written: None }));
+        assert!(!pending.exists() && !p.exists());
+        assert!(matches!(check(&p, "a", "i", Update::New).unwrap(), Outcome::New { written: Some(_) }));
+        assert!(pending.exists() && !p.exists());
+        let o = check(&p, "a", "i", Update::Always).unwrap();
+        assert!(o.passed(true));
+        assert!(p.exists() && !pending.exists());
+        // Trailing whitespace does not count, like insta.
+        assert!(matches!(check(&p, "a\n\n", "i", Update::No).unwrap(), Outcome::Matches));
+        // A change: `unseen` writes a pending file for an existing snapshot.
+        match check(&p, "b", "i", Update::Unseen).unwrap() {
+            Outcome::Differs { old, written: Some(w) } => {
+                assert_eq!(old.trim(), "a");
+                assert_eq!(w, pending);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Matching again removes the stale pending file.
+        assert!(matches!(check(&p, "a", "i", Update::No).unwrap(), Outcome::Matches));
+        assert!(!pending.exists());
+    }
+
+    #[test]
+    fn diffs_show_both_sides() {
+        let d = diff("x\ny\n", "x\nz\n");
+        assert!(d.contains("-y") && d.contains("+z"), "{d}");
+    }
+}

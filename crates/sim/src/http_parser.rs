@@ -330,16 +330,8 @@ fn parse_url_char(s: S, ch: u8) -> S {
                 return S::ReqSchemaSlash;
             }
         }
-        S::ReqSchemaSlash => {
-            if ch == b'/' {
-                return S::ReqSchemaSlashSlash;
-            }
-        }
-        S::ReqSchemaSlashSlash => {
-            if ch == b'/' {
-                return S::ReqServerStart;
-            }
-        }
+        S::ReqSchemaSlash if ch == b'/' => return S::ReqSchemaSlashSlash,
+        S::ReqSchemaSlashSlash if ch == b'/' => return S::ReqServerStart,
         S::ReqServerWithAt | S::ReqServerStart | S::ReqServer => {
             if s == S::ReqServerWithAt && ch == b'@' {
                 return S::Dead;
@@ -387,11 +379,7 @@ fn parse_url_char(s: S, ch: u8) -> S {
                 _ => {}
             }
         }
-        S::ReqFragment => {
-            if is_url_char(ch) || ch == b'?' || ch == b'#' {
-                return s;
-            }
-        }
+        S::ReqFragment if is_url_char(ch) || ch == b'?' || ch == b'#' => return s,
         _ => {}
     }
     S::Dead
@@ -1289,10 +1277,8 @@ impl HttpParser {
                 word(self, c, b"transfer-encoding\0", H::TransferEncoding)
             }
             H::MatchingUpgrade => word(self, c, b"upgrade\0", H::Upgrade),
-            H::Connection | H::ContentLength | H::TransferEncoding | H::Upgrade => {
-                if ch != b' ' {
-                    self.header_state = H::General;
-                }
+            H::Connection | H::ContentLength | H::TransferEncoding | H::Upgrade if ch != b' ' => {
+                self.header_state = H::General;
             }
             _ => {}
         }
@@ -1353,8 +1339,12 @@ enum Uf {
     Fragment,
 }
 
-/// `http_parser_parse_url()`. Err(()) is its non-zero return.
-pub fn parse_url(buf: &[u8], is_connect: bool) -> Result<ParsedUrl, ()> {
+/// `http_parser_parse_url()`. None is its non-zero return.
+pub fn parse_url(buf: &[u8], is_connect: bool) -> Option<ParsedUrl> {
+    parse_url_inner(buf, is_connect).ok()
+}
+
+fn parse_url_inner(buf: &[u8], is_connect: bool) -> Result<ParsedUrl, ()> {
     let mut u = ParsedUrl::default();
     let mut s = if is_connect {
         S::ReqServerStart

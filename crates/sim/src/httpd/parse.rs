@@ -90,11 +90,11 @@ impl Cb<'_> {
             return ESP_FAIL;
         }
         match http_parser::parse_url(&uri, parser.method == http_parser::HTTP_CONNECT) {
-            Ok(url) => {
+            Some(url) => {
                 self.req().url = url;
                 ESP_OK
             }
-            Err(()) => {
+            None => {
                 logf!(
                     self.hd.con,
                     Warn,

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 const TAG: &str = "httpd_uri";
 
 /// What `httpd_find_uri_handler()` reports besides the handler.
-enum Found {
-    Handler(usize),
+enum Lookup {
+    Found(usize),
     NotFound,
     MethodNotAllowed,
 }
@@ -25,8 +25,8 @@ fn httpd_find_uri_handler(
     uris: &[Option<UriHandler>],
     uri: &[u8],
     method: u8,
-) -> Found {
-    let mut err = Found::NotFound;
+) -> Lookup {
+    let mut err = Lookup::NotFound;
     for (i, h) in uris.iter().enumerate() {
         let Some(h) = h else {
             break;
@@ -42,9 +42,9 @@ fn httpd_find_uri_handler(
         );
         if h.uri.as_bytes() == uri {
             if h.method == method {
-                return Found::Handler(i);
+                return Lookup::Found(i);
             }
-            err = Found::MethodNotAllowed;
+            err = Lookup::MethodNotAllowed;
         }
     }
     err
@@ -66,7 +66,7 @@ impl UriTable {
     pub fn httpd_register_uri_handler(&self, handler: UriHandler) -> EspErr {
         const F: &str = "httpd_register_uri_handler";
         let mut uris = self.lock();
-        if let Found::Handler(_) =
+        if let Lookup::Found(_) =
             httpd_find_uri_handler(&self.con, &uris, handler.uri.as_bytes(), handler.method)
         {
             logf!(
@@ -128,8 +128,8 @@ impl Httpd {
             None => return ESP_FAIL,
         };
         let idx = match found {
-            Found::Handler(i) => i,
-            Found::NotFound => {
+            Lookup::Found(i) => i,
+            Lookup::NotFound => {
                 self.con.log(crate::console::Record {
                     level: crate::console::Level::Warn,
                     tag: TAG,
@@ -137,7 +137,7 @@ impl Httpd {
                 });
                 return self.httpd_req_handle_err(HttpErr::E404);
             }
-            Found::MethodNotAllowed => {
+            Lookup::MethodNotAllowed => {
                 self.con.log(crate::console::Record {
                     level: crate::console::Level::Warn,
                     tag: TAG,
