@@ -95,7 +95,8 @@ fn run(path: &Path) -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let dir = root().join("scenarios");
-    let files = esp_ws_runner::discover::find(std::slice::from_ref(&dir)).expect("scenarios/ exists");
+    let files =
+        esp_ws_runner::discover::find(std::slice::from_ref(&dir)).expect("scenarios/ exists");
     let trials = files
         .into_iter()
         .map(|f| {

@@ -300,25 +300,40 @@ mod tests {
         let p = dir.path().join("s.snap");
         let pending = dir.path().join("s.snap.new");
         // New snapshot: `no` writes nothing, `new` a pending file, `always` the snapshot.
-        assert!(matches!(check(&p, "a", "i", Update::No).unwrap(), Outcome::New { written: None }));
+        assert!(matches!(
+            check(&p, "a", "i", Update::No).unwrap(),
+            Outcome::New { written: None }
+        ));
         assert!(!pending.exists() && !p.exists());
-        assert!(matches!(check(&p, "a", "i", Update::New).unwrap(), Outcome::New { written: Some(_) }));
+        assert!(matches!(
+            check(&p, "a", "i", Update::New).unwrap(),
+            Outcome::New { written: Some(_) }
+        ));
         assert!(pending.exists() && !p.exists());
         let o = check(&p, "a", "i", Update::Always).unwrap();
         assert!(o.passed(true));
         assert!(p.exists() && !pending.exists());
         // Trailing whitespace does not count, like insta.
-        assert!(matches!(check(&p, "a\n\n", "i", Update::No).unwrap(), Outcome::Matches));
+        assert!(matches!(
+            check(&p, "a\n\n", "i", Update::No).unwrap(),
+            Outcome::Matches
+        ));
         // A change: `unseen` writes a pending file for an existing snapshot.
         match check(&p, "b", "i", Update::Unseen).unwrap() {
-            Outcome::Differs { old, written: Some(w) } => {
+            Outcome::Differs {
+                old,
+                written: Some(w),
+            } => {
                 assert_eq!(old.trim(), "a");
                 assert_eq!(w, pending);
             }
             other => panic!("{other:?}"),
         }
         // Matching again removes the stale pending file.
-        assert!(matches!(check(&p, "a", "i", Update::No).unwrap(), Outcome::Matches));
+        assert!(matches!(
+            check(&p, "a", "i", Update::No).unwrap(),
+            Outcome::Matches
+        ));
         assert!(!pending.exists());
     }
 

@@ -17,7 +17,13 @@ struct TestWire(Mutex<Recorded>);
 
 impl Wire for TestWire {
     fn send(&self, conn: ConnId, data: &[u8]) {
-        self.0.lock().unwrap().sent.entry(conn).or_default().extend_from_slice(data);
+        self.0
+            .lock()
+            .unwrap()
+            .sent
+            .entry(conn)
+            .or_default()
+            .extend_from_slice(data);
     }
     fn close(&self, conn: ConnId, reset: bool) {
         self.0.lock().unwrap().closed.insert(conn, reset);
@@ -51,17 +57,30 @@ impl Bench {
     }
 
     fn settle(&self) {
-        assert!(self.chip.wait_idle(Duration::from_secs(10)), "the model did not settle");
+        assert!(
+            self.chip.wait_idle(Duration::from_secs(10)),
+            "the model did not settle"
+        );
     }
 
     /// Serial lines since the last call.
     fn take_log(&self) -> Vec<String> {
         let bytes = std::mem::take(&mut *self.serial.lock().unwrap());
-        String::from_utf8_lossy(&bytes).lines().map(str::to_string).collect()
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     fn sent(&self, c: ConnId) -> Vec<u8> {
-        self.wire.0.lock().unwrap().sent.get(&c).cloned().unwrap_or_default()
+        self.wire
+            .0
+            .lock()
+            .unwrap()
+            .sent
+            .get(&c)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn closed(&self, c: ConnId) -> Option<bool> {
@@ -109,7 +128,11 @@ fn boot_log_shows_the_example_starting_as_in_the_readme() {
     };
     let mut cfg = ChipConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
     cfg.log_level = Level::Debug;
-    let chip = Chip::power_on(cfg, sink, Arc::new(TestWire(Mutex::new(Recorded::default()))));
+    let chip = Chip::power_on(
+        cfg,
+        sink,
+        Arc::new(TestWire(Mutex::new(Recorded::default()))),
+    );
     assert!(chip.wait_booted(Duration::from_secs(5)));
     let log: Vec<String> = String::from_utf8_lossy(&serial.lock().unwrap())
         .lines()
@@ -135,7 +158,11 @@ fn boot_log_shows_the_example_starting_as_in_the_readme() {
         "I main_task: Returned from app_main()",
     ];
     let positions: Vec<usize> = order.iter().map(|s| pos(s)).collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "out of order:\n{}", m.join("\n"));
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "out of order:\n{}",
+        m.join("\n")
+    );
 }
 
 #[test]
@@ -196,8 +223,14 @@ fn sockets_are_numbered_from_the_top_of_newlib_fd_space_and_reused() {
     b.settle();
     b.connect(3);
     let m = messages(&b.take_log());
-    assert!(m.contains(&"D httpd_sess: httpd_sess_delete: fd = 57".to_string()), "{m:?}");
-    assert!(m.contains(&"D httpd: httpd_accept_conn: newfd = 57".to_string()), "{m:?}");
+    assert!(
+        m.contains(&"D httpd_sess: httpd_sess_delete: fd = 57".to_string()),
+        "{m:?}"
+    );
+    assert!(
+        m.contains(&"D httpd: httpd_accept_conn: newfd = 57".to_string()),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -256,7 +289,11 @@ fn header_values_are_cut_to_their_buffers_without_error() {
     );
     assert!(b.sent(2).is_empty());
     assert_eq!(b.closed(2), Some(false));
-    assert!(b.take_log().iter().any(|l| l.ends_with("Cannot find client key")));
+    assert!(
+        b.take_log()
+            .iter()
+            .any(|l| l.ends_with("Cannot find client key"))
+    );
 }
 
 #[test]
@@ -269,9 +306,13 @@ fn a_stalled_request_times_out_with_408_after_recv_wait_timeout() {
     assert!(b.chip.wait_idle(Duration::from_secs(8)));
     let sent = String::from_utf8_lossy(&b.sent(1)).into_owned();
     assert!(
-        sent.starts_with("HTTP/1.1 408 Request Timeout\r\n") && sent.ends_with("Server closed this connection"),
+        sent.starts_with("HTTP/1.1 408 Request Timeout\r\n")
+            && sent.ends_with("Server closed this connection"),
         "{sent:?}"
     );
     let log = messages(&b.take_log());
-    assert!(log.contains(&"W httpd_txrx: httpd_sock_err: error in recv : 11".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"W httpd_txrx: httpd_sock_err: error in recv : 11".to_string()),
+        "{log:?}"
+    );
 }

@@ -38,12 +38,18 @@ async fn waiting_for_a_line_sees_lines_pushed_later_and_gives_up_at_the_deadline
         l2.push(b"I (2) a: late\n");
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let found = log.wait_for(1, deadline, |l| l.text().contains("late")).await;
+    let found = log
+        .wait_for(1, deadline, |l| l.text().contains("late"))
+        .await;
     assert_eq!(found.map(|l| l.index), Some(1));
     pusher.await.unwrap();
     // `from` skips what was already seen.
     let short = tokio::time::Instant::now() + Duration::from_millis(50);
-    assert!(log.wait_for(2, short, |l| l.text().contains("early")).await.is_none());
+    assert!(
+        log.wait_for(2, short, |l| l.text().contains("early"))
+            .await
+            .is_none()
+    );
 }
 
 #[tokio::test]
