@@ -94,12 +94,12 @@ impl FromStr for Opcode {
         }
         // Only plain decimal digits: `u8::from_str` would also accept "+3",
         // which is not something a scenario author should rely on.
-        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = t.parse::<u8>() {
-                if n <= 15 {
-                    return Ok(Opcode(n));
-                }
-            }
+        if !t.is_empty()
+            && t.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = t.parse::<u8>()
+            && n <= 15
+        {
+            return Ok(Opcode(n));
         }
         Err(ParseOpcodeError {
             input: s.to_string(),

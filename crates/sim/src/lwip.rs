@@ -355,10 +355,10 @@ impl Lwip {
         let mut to_close = Vec::new();
         match sock {
             Sock::Tcp { conn, .. } => {
-                if let Some(c) = st.conns.remove(&conn) {
-                    if !c.reset {
-                        to_close.push((conn, !c.rx.is_empty()));
-                    }
+                if let Some(c) = st.conns.remove(&conn)
+                    && !c.reset
+                {
+                    to_close.push((conn, !c.rx.is_empty()));
                 }
             }
             Sock::Listen { backlog, .. } => {
