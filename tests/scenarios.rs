@@ -23,6 +23,7 @@ fn options() -> RunOptions {
             log_level: esp_ws_log::Level::Debug,
             log_colors: false,
             bind: "127.0.0.1:0".parse().unwrap(),
+            fault: None,
         }),
         jobs: 1,
         exec: Default::default(),

@@ -2,6 +2,7 @@
 //! the library crates under crates/.
 
 mod errors;
+mod flash;
 mod run;
 mod sim;
 
@@ -28,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run scenarios against a target and assert their log snapshots.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Serve the simulated firmware on a TCP port, serial log on stdout.
     Sim(sim::SimArgs),
     /// Check scenario files without running them.
@@ -39,6 +40,8 @@ enum Cmd {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Assemble the flash image QEMU boots from an ESP-IDF build directory.
+    FlashImage(flash::FlashImageArgs),
 }
 
 /// Exit code for a usage or input error (bad arguments, bad scenario file,
@@ -74,9 +77,10 @@ fn main() -> ExitCode {
     };
     init_tracing(cli.verbose);
     match cli.cmd {
-        Cmd::Run(a) => run::main(a, cli.verbose),
+        Cmd::Run(a) => run::main(*a, cli.verbose),
         Cmd::Sim(a) => sim::main(a),
         Cmd::Validate { paths } => run::validate(&paths),
+        Cmd::FlashImage(a) => flash::main(a),
         Cmd::Schema => {
             let schema = esp_ws_scenario::json_schema();
             println!(

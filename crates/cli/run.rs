@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, report, snapshot};
-use esp_ws_target::SimOptions;
+use esp_ws_target::process::StopTimeouts;
+use esp_ws_target::{ExecConfig, QemuConfig, SimOptions, qemu};
 
 use crate::EXIT_USAGE;
 use crate::errors::render_scenario_error;
@@ -15,6 +17,12 @@ use crate::errors::render_scenario_error;
 pub enum TargetKind {
     /// The built-in simulator (no hardware, nothing to install).
     Sim,
+    /// A program that prints a serial log on stdout and serves WebSocket on
+    /// a port: `--target exec [--port P] -- PROGRAM ARGS...` (`{port}` in
+    /// ARGS is replaced by the port).
+    Exec,
+    /// Real firmware under Espressif's QEMU: `--firmware BUILD_DIR|IMAGE`.
+    Qemu,
 }
 
 #[derive(Args)]
@@ -22,12 +30,50 @@ pub struct RunArgs {
     /// Scenario files or directories (searched recursively).
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
+    /// The program and its arguments, for --target exec (after `--`).
+    #[arg(last = true, value_name = "PROGRAM")]
+    pub program: Vec<String>,
     /// What to run against.
     #[arg(long, value_enum, default_value_t = TargetKind::Sim)]
     pub target: TargetKind,
-    /// Firmware profile of the simulator (see `esp-ws sim --list-firmware`).
+    /// The firmware: a profile name for the simulator (see `esp-ws sim
+    /// --list-firmware`; default v5.5.5), an ESP-IDF build directory or a
+    /// merged flash image for QEMU (default: ./build).
+    #[arg(long)]
+    pub firmware: Option<String>,
+    /// The profile a non-simulated firmware corresponds to, for scenarios'
+    /// `firmware` lists and snapshot names.
     #[arg(long, default_value = esp_ws_sim::profile::DEFAULT)]
-    pub firmware: String,
+    pub profile: String,
+    /// QEMU binary [default: ESP_WS_QEMU, qemu-system-xtensa on PATH, ESP-IDF's tools folder].
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// An extra argument for QEMU (repeatable).
+    #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub qemu_args: Vec<String>,
+    /// The firmware's HTTP port inside QEMU.
+    #[arg(long, default_value_t = 80)]
+    pub guest_port: u16,
+    /// PSRAM for QEMU (`-m`), or `none`.
+    #[arg(long, default_value = "4M")]
+    pub psram: String,
+    /// Flash size of the image built from a build directory [default: its flash_settings].
+    #[arg(long, value_name = "SIZE")]
+    pub flash_size: Option<String>,
+    /// Port of the program, for --target exec [default: a free port per instance, passed as {port}].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Longest time an instance may take to become ready.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub boot_timeout: Duration,
+    /// A serial-log regex that must appear before the target counts as ready
+    /// (repeatable, in order) [default: the IPv4 address line, "Starting
+    /// server on port", "Returned from app_main()"].
+    #[arg(long = "ready", value_name = "REGEX")]
+    pub ready: Vec<String>,
+    /// Run only part K of N of the scenarios (CI sharding), e.g. 1/3.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
     /// Log level the simulated firmware is built with (CONFIG_LOG_DEFAULT_LEVEL).
     #[arg(long, default_value = "debug")]
     pub log_level: esp_ws_log::Level,
@@ -72,6 +118,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
 }
 
 pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
+    esp_ws_target::process::install_panic_hook();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,29 +129,148 @@ pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    rt.block_on(run(args))
+    let code = rt.block_on(run(args));
+    // Anything still running belongs to an interrupted run.
+    esp_ws_target::process::kill_all_now();
+    code
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// `K/N` of `--partition`.
+fn parse_partition(s: &str) -> Result<(usize, usize), String> {
+    let err = || format!("--partition {s}: expected K/N with 1 <= K <= N, e.g. 1/3");
+    let (k, n) = s.split_once('/').ok_or_else(err)?;
+    let k: usize = k.trim().parse().map_err(|_| err())?;
+    let n: usize = n.trim().parse().map_err(|_| err())?;
+    if n == 0 || k == 0 || k > n {
+        return Err(err());
+    }
+    Ok((k, n))
+}
+
+fn sim_target(args: &RunArgs) -> Result<TargetSpec, String> {
+    let name = args
+        .firmware
+        .clone()
+        .unwrap_or_else(|| esp_ws_sim::profile::DEFAULT.to_string());
+    let profile = esp_ws_sim::profile::find(&name).ok_or_else(|| {
+        format!(
+            "--firmware {name}: no such profile; known: {}",
+            esp_ws_sim::profile::all()
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    Ok(TargetSpec::Sim(SimOptions {
+        profile,
+        log_level: args.log_level,
+        log_colors: false,
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        fault: None,
+    }))
+}
+
+fn exec_target(args: &RunArgs) -> Result<TargetSpec, String> {
+    let Some((program, rest)) = args.program.split_first() else {
+        return Err("--target exec needs the program after `--`, e.g. `esp-ws run --target exec -- esp-ws sim --port {port}`".into());
+    };
+    if args.port.is_some() && args.jobs.unwrap_or(1) > 1 {
+        return Err("--port fixes one port, so --jobs must be 1 (leave --port out to give each instance its own {port})".into());
+    }
+    Ok(TargetSpec::Exec {
+        cfg: ExecConfig {
+            program: program.clone(),
+            args: rest.to_vec(),
+            port: args.port,
+        },
+        profile: args.profile.clone(),
+    })
+}
+
+/// Finds QEMU, then builds or checks the flash image.
+fn qemu_target(args: &RunArgs) -> Result<TargetSpec, String> {
+    let search = qemu::Search::from_env(args.qemu.clone());
+    let binary = qemu::find(&search).map_err(|e| e.to_string())?;
+    let sizes = binary.flash_sizes();
+    println!(
+        "{:>12} {} ({}), which accepts {} flash images",
+        "QEMU",
+        binary.path.display(),
+        binary.version_line,
+        qemu::size_list(&sizes)
+    );
+    let firmware = PathBuf::from(args.firmware.clone().unwrap_or_else(|| "build".into()));
+    let size = match &args.flash_size {
+        Some(s) => Some(
+            s.parse::<esp_ws_image::FlashSize>()
+                .map_err(|e| format!("--flash-size {s}: {e}"))?,
+        ),
+        None => None,
+    };
+    let image = crate::flash::load_firmware(&firmware, size)?;
+    if !sizes.contains(&(image.len() as u32)) {
+        return Err(format!(
+            "{}: the flash image is {}, but {} accepts {} images only (pass --flash-size, or set CONFIG_ESPTOOLPY_FLASHSIZE)",
+            firmware.display(),
+            esp_ws_image::size_name(image.len() as u32),
+            binary.version_line,
+            qemu::size_list(&sizes)
+        ));
+    }
+    let psram = match args.psram.as_str() {
+        "none" | "" => None,
+        m => Some(m.to_string()),
+    };
+    Ok(TargetSpec::Qemu {
+        cfg: QemuConfig {
+            binary,
+            image: Arc::new(image),
+            psram,
+            guest_port: args.guest_port,
+            extra: args.qemu_args.clone(),
+        },
+        profile: args.profile.clone(),
+    })
+}
+
+/// SIGINT, SIGTERM or SIGHUP: the exit code a shell expects for it.
+async fn shutdown_signal() -> (&'static str, u8) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    tokio::select! {
+        _ = int.recv() => ("interrupted (SIGINT)", 130),
+        _ = term.recv() => ("terminated (SIGTERM)", 143),
+        _ = hup.recv() => ("hung up (SIGHUP)", 129),
+    }
 }
 
 async fn run(args: RunArgs) -> ExitCode {
+    if !args.program.is_empty() && args.target != TargetKind::Exec {
+        return usage("a program after `--` is only for --target exec");
+    }
     let files = match esp_ws_runner::discover::find(&args.paths) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return usage(e),
     };
     if files.is_empty() {
-        eprintln!(
-            "error: no scenario files (*.json) in {}",
+        return usage(format!(
+            "no scenario files (*.json) in {}",
             args.paths
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
-        return ExitCode::from(EXIT_USAGE);
+        ));
     }
-    let scenarios = match esp_ws_runner::discover::load(&files) {
+    let mut scenarios = match esp_ws_runner::discover::load(&files) {
         Ok(s) => s,
         Err(errors) => {
             for e in &errors {
@@ -114,41 +280,53 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    if !(args.timeout_scale > 0.0 && args.timeout_scale <= 100.0) {
-        eprintln!(
-            "error: --timeout-scale must be greater than 0 and at most 100, not {}",
-            args.timeout_scale
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
-    let target = match args.target {
-        TargetKind::Sim => {
-            let Some(profile) = esp_ws_sim::profile::find(&args.firmware) else {
-                eprintln!(
-                    "error: --firmware {}: no such profile; known: {}",
-                    args.firmware,
-                    esp_ws_sim::profile::all()
-                        .iter()
-                        .map(|p| p.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                return ExitCode::from(EXIT_USAGE);
-            };
-            TargetSpec::Sim(SimOptions {
-                profile,
-                log_level: args.log_level,
-                log_colors: false,
-                bind: "127.0.0.1:0".parse().expect("valid address"),
-            })
+    if let Some(p) = &args.partition {
+        match parse_partition(p) {
+            Ok((k, n)) => {
+                scenarios = scenarios
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % n == k - 1)
+                    .map(|(_, s)| s)
+                    .collect();
+                if scenarios.is_empty() {
+                    println!("partition {k}/{n} has no scenarios");
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Err(e) => return usage(e),
         }
+    }
+    if !(args.timeout_scale > 0.0 && args.timeout_scale <= 100.0) {
+        return usage(format!(
+            "--timeout-scale must be greater than 0 and at most 100, not {}",
+            args.timeout_scale
+        ));
+    }
+    let ready_markers = if args.ready.is_empty() {
+        esp_ws_runner::default_ready_markers()
+    } else {
+        let mut v = Vec::new();
+        for r in &args.ready {
+            match regex::Regex::new(r) {
+                Ok(re) => v.push(re),
+                Err(e) => return usage(format!("--ready {r:?}: {e}")),
+            }
+        }
+        v
+    };
+    let target = match args.target {
+        TargetKind::Sim => sim_target(&args),
+        TargetKind::Exec => exec_target(&args),
+        TargetKind::Qemu => qemu_target(&args),
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => return usage(e),
     };
     let artifacts = match Artifacts::create(&args.artifacts) {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: cannot create {}: {e}", args.artifacts.display());
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return usage(format!("cannot create {}: {e}", args.artifacts.display())),
     };
     let jobs = args
         .jobs
@@ -160,56 +338,77 @@ async fn run(args: RunArgs) -> ExitCode {
         snapshot::Update::from_env()
     };
     let force_pass = std::env::var("INSTA_FORCE_PASS").is_ok_and(|v| v == "1");
+    let is_sim = matches!(target, TargetSpec::Sim(_));
     let opts = RunOptions {
         target,
         jobs,
         exec: esp_ws_runner::ExecOptions {
             timeout_scale: args.timeout_scale,
             host_header: args.host_header.clone(),
-            ..Default::default()
+            // A real firmware logs at its own pace: allow it more time to
+            // go quiet after a scenario than the (exact) simulator needs.
+            settle_quiet: if is_sim {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_millis(500)
+            },
+            settle_max: Duration::from_secs(10),
         },
         update,
         force_pass,
         artifacts: artifacts.clone(),
-        ready_markers: esp_ws_runner::default_ready_markers(),
-        boot_timeout: Duration::from_secs(60),
+        ready_markers,
+        boot_timeout: args.boot_timeout,
     };
     let started = Instant::now();
+    let n = jobs.min(scenarios.len());
     println!(
         "{:>12} {} scenarios against the {}, {} instance{}",
         "Starting",
         scenarios.len(),
         opts.target.describe(),
-        jobs.min(scenarios.len()),
-        if jobs.min(scenarios.len()) == 1 {
-            ""
-        } else {
-            "s"
-        }
+        n,
+        if n == 1 { "" } else { "s" }
     );
-    let results = esp_ws_runner::run_all(scenarios, &opts, |r| {
+    let artifacts_dir = artifacts.dir.clone();
+    let print_artifacts = || {
+        if let Some(d) = &artifacts_dir {
+            println!("artifacts: {}", esp_ws_runner::display_path(d));
+        }
+    };
+    let run = esp_ws_runner::run_all(scenarios, &opts, |r| {
         println!("{}", report::status_line(r));
         if r.status == esp_ws_runner::Status::Failed {
             print!("{}", report::failure_details(r));
         }
-    })
-    .await;
-    let artifacts_dir = artifacts.dir.clone();
+    });
+    let results = tokio::select! {
+        r = run => r,
+        (what, code) = shutdown_signal() => {
+            eprintln!("esp-ws: {what}: stopping the targets (again to kill them at once)");
+            tokio::select! {
+                _ = esp_ws_target::process::stop_all(StopTimeouts::default()) => {}
+                _ = shutdown_signal() => esp_ws_target::process::kill_all_now(),
+            }
+            print_artifacts();
+            return ExitCode::from(code);
+        }
+    };
     let results = match results {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            if let Some(d) = &artifacts_dir {
-                eprintln!("artifacts: {}", esp_ws_runner::display_path(d));
-            }
+            print_artifacts();
             return ExitCode::from(EXIT_USAGE);
         }
     };
     print!("{}", report::summary(&results, started.elapsed()));
-    if let Some(d) = &artifacts_dir {
-        println!("artifacts: {}", esp_ws_runner::display_path(d));
-    }
-    if report::totals(&results).failed > 0 {
+    print_artifacts();
+    if report::totals(&results).failed > 0
+        || results.iter().any(
+            |r| matches!(&r.status, esp_ws_runner::Status::Skipped(w) if w.starts_with("not run")),
+        )
+    {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

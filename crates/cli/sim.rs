@@ -33,6 +33,12 @@ pub struct SimArgs {
     /// List the firmware profiles and exit.
     #[arg(long)]
     pub list_firmware: bool,
+    /// Fault injection for testing crash handling: the firmware panics
+    /// (LoadProhibited) when it receives a TEXT frame with this payload,
+    /// prints ESP-IDF's panic lines and stops; esp-ws sim then exits, as
+    /// QEMU with -no-reboot does.
+    #[arg(long, value_name = "TEXT")]
+    pub panic_on_message: Option<String>,
 }
 
 pub fn main(args: SimArgs) -> ExitCode {
@@ -65,6 +71,9 @@ pub fn main(args: SimArgs) -> ExitCode {
             log_level: args.log_level,
             log_colors: args.log_colors,
             bind: SocketAddr::new(args.host, args.port),
+            fault: args
+                .panic_on_message
+                .map(|m| esp_ws_sim::Fault::PanicOnMessage(m.into_bytes())),
         };
         // The serial console: stdout, written line by line as the UART would.
         let sink = Arc::new(|b: &[u8]| {
@@ -83,7 +92,16 @@ pub fn main(args: SimArgs) -> ExitCode {
             }
         };
         eprintln!("esp-ws sim: listening on {}", host.local_addr());
-        wait_for_signal().await;
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = async {
+                while !host.crashed() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            } => {
+                eprintln!("esp-ws sim: the firmware panicked; exiting");
+            }
+        }
         host.stop().await;
         ExitCode::SUCCESS
     })

@@ -50,10 +50,10 @@ impl Artifacts {
         Ok(Artifacts { dir: Some(dir) })
     }
 
-    pub fn instance_serial(&self, label: &str) -> Option<PathBuf> {
-        self.dir
-            .as_ref()
-            .map(|d| d.join(format!("{}.serial.log", label.replace('#', "-"))))
+    /// An instance's folder (its serial log, QEMU's image copy and
+    /// command line, a program's stderr).
+    pub fn instance_dir(&self, label: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(label.replace('#', "-")))
     }
 
     /// Writes a scenario's artifacts; returns their folder.

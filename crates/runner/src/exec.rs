@@ -154,7 +154,25 @@ pub async fn run_scenario(
     for (i, step) in scenario.steps.iter().enumerate() {
         let timeout = scale(scenario.step_timeout(step), opts.timeout_scale);
         tracing::debug!(step = i + 1, kind = step.kind.name(), "step");
-        if let Err(f) = ctx.step(&step.kind, timeout).await {
+        let result = ctx.step(&step.kind, timeout).await;
+        // A crashed firmware explains any failure better than the step does,
+        // and ends the scenario even if the step happened to pass.
+        let crash = target.crash(log_start);
+        let result = match (result, crash) {
+            (r, None) => r,
+            (r, Some(c)) => {
+                let mut message = c.what;
+                for l in &c.lines {
+                    message.push_str("\n    ");
+                    message.push_str(l);
+                }
+                if let Err(f) = r {
+                    message.push_str(&format!("\n  (the step itself: {})", f.message));
+                }
+                Err(Fail::msg(message))
+            }
+        };
+        if let Err(f) = result {
             failure = Some(StepFailure {
                 index: i,
                 kind: step.kind.name(),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use esp_ws_scenario as sc;
-use esp_ws_target::{Instance, SimOptions};
+use esp_ws_target::{ExecConfig, Instance, QemuConfig, SimOptions};
 
 pub use exec::{ExecOptions, ScenarioRun, StepFailure};
 
@@ -29,20 +29,42 @@ pub struct ScenarioFile {
 #[derive(Clone)]
 pub enum TargetSpec {
     Sim(SimOptions),
+    /// A program printing the serial log on stdout (`--target exec`).
+    Exec {
+        cfg: ExecConfig,
+        profile: String,
+    },
+    /// Espressif's QEMU on a real firmware image.
+    Qemu {
+        cfg: QemuConfig,
+        profile: String,
+    },
 }
 
 impl TargetSpec {
     pub fn describe(&self) -> String {
         match self {
             TargetSpec::Sim(o) => format!("simulator ({})", o.profile.name),
+            TargetSpec::Exec { cfg, .. } => format!("program {}", cfg.program),
+            TargetSpec::Qemu { cfg, .. } => format!("QEMU ({})", cfg.binary.path.display()),
+        }
+    }
+
+    /// Short instance name prefix.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetSpec::Sim(_) => "sim",
+            TargetSpec::Exec { .. } => "exec",
+            TargetSpec::Qemu { .. } => "qemu",
         }
     }
 
     /// The firmware profile name scenarios' `firmware` lists are held
-    /// against.
+    /// against (for a real firmware: the one it was declared to be).
     pub fn profile_name(&self) -> Option<&str> {
         match self {
             TargetSpec::Sim(o) => Some(o.profile.name),
+            TargetSpec::Exec { profile, .. } | TargetSpec::Qemu { profile, .. } => Some(profile),
         }
     }
 
@@ -92,44 +114,186 @@ pub enum Status {
     Skipped(String),
 }
 
-/// Default readiness: the application's `app_main()` has returned.
+/// Default readiness: the example's IPv4-address line (example_connect),
+/// `Starting server on port`, then `Returned from app_main()` (which ESP-IDF's
+/// own test waits for, because URI handlers are registered after the server
+/// starts).
 pub fn default_ready_markers() -> Vec<regex::Regex> {
-    vec![regex::Regex::new(r"Returned from app_main\(\)").expect("valid regex")]
+    [
+        r"IPv4 address: \d+\.\d+\.\d+\.\d+",
+        r"Starting server on port",
+        r"Returned from app_main\(\)",
+    ]
+    .iter()
+    .map(|r| regex::Regex::new(r).expect("valid regex"))
+    .collect()
 }
 
-/// Starts one instance and waits until its log says it is ready.
+fn quote(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("\n    {l}")).collect()
+}
+
+/// Starts one instance and waits until its log says it is ready: every
+/// marker in order, within the boot timeout, failing at once (quoting the
+/// panic, or the process's last words) if the firmware crashes or the
+/// process exits. A process target is then probed with bounded connection
+/// retries, because a forwarded port accepts before the guest listens.
 pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance, String> {
-    let serial_file = opts.artifacts.instance_serial(&label);
+    let dir = opts.artifacts.instance_dir(&label);
     let inst = match &opts.target {
-        TargetSpec::Sim(o) => Instance::start_sim(label.clone(), o.clone(), serial_file)
-            .await
-            .map_err(|e| format!("{label}: cannot start the simulator: {e}"))?,
+        TargetSpec::Sim(o) => {
+            let serial_file = dir.as_ref().map(|d| d.join("serial.log"));
+            if let Some(d) = &dir {
+                std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            }
+            Instance::start_sim(label.clone(), o.clone(), serial_file)
+                .await
+                .map_err(|e| format!("{label}: cannot start the simulator: {e}"))?
+        }
+        TargetSpec::Exec { cfg, .. } => {
+            let dir = dir.ok_or("an exec target needs an artifacts folder")?;
+            Instance::start_exec(label.clone(), cfg, dir)
+                .await
+                .map_err(|e| format!("{label}: {e}"))?
+        }
+        TargetSpec::Qemu { cfg, .. } => {
+            let dir = dir.ok_or("a QEMU target needs an artifacts folder")?;
+            Instance::start_qemu(label.clone(), cfg, dir).await?
+        }
     };
+    let started = Instant::now();
     let deadline = tokio::time::Instant::now() + opts.boot_timeout;
+    let log_hint = inst
+        .dir
+        .as_ref()
+        .map(|d| format!("\n  full log: {}", display_path(&d.join("serial.log"))))
+        .unwrap_or_default();
+    let progress = boot_progress(&label);
     let mut from = 0;
     for m in &opts.ready_markers {
-        match inst
+        let found = inst
             .serial
-            .wait_for(from, deadline, |l| m.is_match(&l.text()))
-            .await
-        {
-            Some(l) => from = l.index + 1,
-            None => {
+            .wait_for(from, deadline, |l| {
+                if let Some(p) = &progress {
+                    p.set_message(format!(
+                        "{:.1}s {}",
+                        started.elapsed().as_secs_f64(),
+                        l.text()
+                    ));
+                }
+                m.is_match(&l.text()) || esp_ws_target::panic_marker(&l.text())
+            })
+            .await;
+        if found.is_none() && inst.serial.is_closed() {
+            // The output ended: the process is exiting.
+            inst.wait_exit(Duration::from_secs(2)).await;
+        }
+        let crash = inst.crash(0);
+        match (found, crash) {
+            (_, Some(c)) => {
+                if let Some(p) = &progress {
+                    p.finish_and_clear();
+                }
+                let err = format!("{} while starting{}{log_hint}", c.what, quote(&c.lines));
+                inst.stop().await;
+                return Err(err);
+            }
+            (Some(l), None) => from = l.index + 1,
+            (None, None) => {
+                if let Some(p) = &progress {
+                    p.finish_and_clear();
+                }
+                let tail: Vec<String> = inst
+                    .serial
+                    .lines(inst.serial.len().saturating_sub(10), usize::MAX)
+                    .iter()
+                    .map(|l| l.text())
+                    .collect();
                 let err = format!(
-                    "{label}: not ready after {:?}: the serial log never showed /{}/",
-                    opts.boot_timeout,
-                    m.as_str()
+                    "{label}: not ready after {}: the serial log never showed /{}/; its last lines:{}{log_hint}",
+                    humantime::format_duration(opts.boot_timeout),
+                    m.as_str(),
+                    quote(&tail)
                 );
                 inst.stop().await;
                 return Err(err);
             }
         }
     }
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+    tracing::info!(
+        "{label}: ready after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    if !matches!(opts.target, TargetSpec::Sim(_))
+        && let Err(e) = probe_until_served(inst.endpoint, deadline).await
+    {
+        let err = format!("{label}: {e}{log_hint}");
+        inst.stop().await;
+        return Err(err);
+    }
     // Output printed around the marker belongs to start-up, not to the first
     // scenario.
     inst.settle(opts.exec.settle_quiet, opts.exec.settle_max)
         .await;
     Ok(inst)
+}
+
+/// A spinner on stderr while an instance boots (terminals only).
+fn boot_progress(label: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let p = indicatif::ProgressBar::new_spinner();
+    p.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix} booting: {wide_msg}")
+            .expect("valid template"),
+    );
+    p.set_prefix(label.to_string());
+    p.enable_steady_tick(Duration::from_millis(120));
+    Some(p)
+}
+
+/// Connects until a connection stays open (a forwarded port that nobody
+/// listens behind yet is accepted and then reset), then closes it.
+async fn probe_until_served(
+    addr: std::net::SocketAddr,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let last = match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr))
+            .await
+        {
+            Err(_) => "timed out connecting".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Ok(Ok(mut s)) => {
+                let mut b = [0u8; 1];
+                match tokio::time::timeout(Duration::from_millis(300), s.read(&mut b)).await {
+                    // Nothing arrives and nothing closes: something serves.
+                    Err(_) => {
+                        let _ = s.shutdown().await;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), s.read(&mut b)).await;
+                        return Ok(());
+                    }
+                    Ok(Ok(0)) => "accepted, then closed".to_string(),
+                    Ok(Ok(_)) => return Ok(()),
+                    Ok(Err(e)) => e.to_string(),
+                }
+            }
+        };
+        if tokio::time::Instant::now() + Duration::from_millis(250) >= deadline {
+            return Err(format!(
+                "{addr} did not serve after {attempts} attempts (last: {last})"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Runs one scenario on a ready instance and judges it.
@@ -153,8 +317,18 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
         };
     }
     let started = Instant::now();
+    let log_start = inst.serial.len();
     let run = exec::run_scenario(&file.scenario, inst, &opts.exec).await;
     let mut notes = Vec::new();
+    // A crash the failed step already reports is not repeated.
+    if let Some(c) = inst.crash(log_start)
+        && !run
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.message.starts_with(&c.what))
+    {
+        notes.push(format!("{}{}", c.what, quote(&c.lines)));
+    }
     if run.settled == esp_ws_target::Settled::TimedOut {
         notes.push(format!(
             "the target had not settled {:?} after the scenario (its log slice may be cut short)",
@@ -228,7 +402,9 @@ pub async fn run_all(
 ) -> Result<Vec<ScenarioResult>, String> {
     let total = files.len();
     let queue: Arc<Mutex<VecDeque<(usize, ScenarioFile)>>> =
-        Arc::new(Mutex::new(files.into_iter().enumerate().collect()));
+        Arc::new(Mutex::new(files.iter().cloned().enumerate().collect()));
+    // A crashed target ends the run: nothing after it would mean anything.
+    let abort = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let jobs = opts.jobs.clamp(1, total.max(1));
     let on_result = Arc::new(on_result);
     let mut workers = Vec::new();
@@ -236,13 +412,15 @@ pub async fn run_all(
         let queue = queue.clone();
         let opts = opts.clone();
         let on_result = on_result.clone();
-        let label = match &opts.target {
-            TargetSpec::Sim(_) => format!("sim#{}", j + 1),
-        };
+        let abort = abort.clone();
+        let label = format!("{}#{}", opts.target.kind(), j + 1);
         workers.push(tokio::spawn(async move {
             let inst = start_instance(&opts, label).await?;
             let mut done = Vec::new();
             loop {
+                if abort.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
                 let next = queue.lock().unwrap().pop_front();
                 let Some((i, file)) = next else {
                     break;
@@ -250,6 +428,10 @@ pub async fn run_all(
                 let r = run_one(&file, &inst, &opts).await;
                 on_result(&r);
                 done.push((i, r));
+                if inst.crash(0).is_some() {
+                    abort.store(true, std::sync::atomic::Ordering::SeqCst);
+                    break;
+                }
             }
             inst.stop().await;
             Ok::<_, String>(done)
@@ -271,5 +453,27 @@ pub async fn run_all(
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
-    Ok(results.into_iter().flatten().collect())
+    // Scenarios a crash kept from running are reported as such.
+    Ok(results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.unwrap_or_else(|| not_run(&files[i], "not run: the target crashed earlier"))
+        })
+        .collect())
+}
+
+fn not_run(file: &ScenarioFile, why: &str) -> ScenarioResult {
+    ScenarioResult {
+        file: file.clone(),
+        instance: String::new(),
+        status: Status::Skipped(why.to_string()),
+        run: None,
+        snapshot: None,
+        snapshot_path: PathBuf::new(),
+        snapshot_text: None,
+        elapsed: Duration::ZERO,
+        notes: Vec::new(),
+        artifacts: None,
+    }
 }

@@ -167,6 +167,11 @@ pub fn summary(results: &[ScenarioResult], elapsed: Duration) -> String {
             crate::display_path(&r.file.path)
         );
     }
+    for r in results {
+        if let Status::Skipped(why) = &r.status {
+            let _ = writeln!(s, "{:>12} {} ({why})", "SKIP", r.file.scenario.name);
+        }
+    }
     if t.skipped > 0 {
         let _ = writeln!(s, "{} skipped", t.skipped);
     }

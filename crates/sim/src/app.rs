@@ -168,6 +168,19 @@ fn echo_handler(hd: &mut Httpd) -> EspErr {
             "Got packet with message: ",
             msg,
         );
+        if let Some(crate::chip::Fault::PanicOnMessage(m)) = &hd.fault
+            && pkt.r#type == WS_TEXT
+            && crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()) == m.as_slice()
+        {
+            crate::chip::panic(
+                &hd.con,
+                &hd.net,
+                0,
+                "LoadProhibited",
+                "Exception was unhandled.",
+            );
+            return ESP_FAIL;
+        }
     }
     log!(hd.con, Info, TAG, "Packet type: {}", pkt.r#type);
     if pkt.r#type == WS_TEXT

@@ -39,6 +39,15 @@ impl Default for NetIdentity {
     }
 }
 
+/// Faults a test can inject (there is no ESP-IDF behaviour behind the
+/// trigger; what the chip prints when it fires is ESP-IDF's).
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// The echo handler dereferences NULL when it receives a TEXT frame
+    /// with exactly this payload: a `LoadProhibited` panic.
+    PanicOnMessage(Vec<u8>),
+}
+
 #[derive(Clone)]
 pub struct ChipConfig {
     pub profile: Arc<Profile>,
@@ -49,6 +58,7 @@ pub struct ChipConfig {
     pub net: NetIdentity,
     /// Overrides the tick clock (deterministic tests).
     pub clock: Option<Arc<dyn Clock>>,
+    pub fault: Option<Fault>,
 }
 
 impl ChipConfig {
@@ -59,6 +69,7 @@ impl ChipConfig {
             log_colors: false,
             net: NetIdentity::default(),
             clock: None,
+            fault: None,
         }
     }
 }
@@ -142,6 +153,11 @@ impl Chip {
             st = cv.wait_timeout(st, deadline - now).unwrap().0;
         }
         true
+    }
+
+    /// True once the firmware has panicked (the chip is halted).
+    pub fn crashed(&self) -> bool {
+        self.lwip.is_halted() && self.console.is_muted()
     }
 
     /// Waits until the firmware has nothing left to do (the httpd task is
@@ -233,6 +249,7 @@ fn main_task(
     );
     match Httpd::start(cfg.profile.clone(), con.clone(), lwip.clone(), config) {
         Ok(mut hd) => {
+            hd.fault = cfg.fault.clone();
             let table = hd.uri_table();
             let task_boot = boot.clone();
             let handle = std::thread::Builder::new()
@@ -273,4 +290,20 @@ fn main_task(
     let (m, cv) = &*boot;
     m.lock().unwrap().app_main_returned = true;
     cv.notify_all();
+}
+
+/// ESP-IDF's panic handler (components/esp_system/panic.c
+/// `esp_panic_handler`): the "Guru Meditation Error" line, then the chip
+/// resets. The register dump and backtrace that follow on a real chip
+/// depend on the build (addresses, ELF hash), so the model prints none of
+/// them. With no reboot configured (the harness's `-no-reboot` view), the
+/// chip halts: every task stops and nothing more is printed.
+pub fn panic(con: &Console, lwip: &Lwip, core: u32, reason: &str, description: &str) {
+    con.print_raw(
+        format!("Guru Meditation Error: Core  {core} panic'ed ({reason}). {description}\r\n\r\n")
+            .as_bytes(),
+    );
+    con.print_raw(b"Rebooting...\r\n");
+    con.mute();
+    lwip.halt();
 }

@@ -128,6 +128,10 @@ impl Console {
         self.inner.muted.store(true, Ordering::SeqCst);
     }
 
+    pub fn is_muted(&self) -> bool {
+        self.inner.muted.load(Ordering::SeqCst)
+    }
+
     /// `ESP_LOGx`: prints `L (ts) tag: message` if the level is enabled.
     pub fn log(&self, record: Record) {
         if !self.enabled(record.level) || self.inner.muted.load(Ordering::SeqCst) {

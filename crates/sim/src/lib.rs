@@ -17,7 +17,7 @@ pub mod httpd;
 pub mod lwip;
 pub mod profile;
 
-pub use chip::{Chip, ChipConfig, NetIdentity};
+pub use chip::{Chip, ChipConfig, Fault, NetIdentity};
 pub use console::{Level, SerialSink};
 pub use lwip::{ConnId, Lwip, Wire};
 pub use profile::Profile;

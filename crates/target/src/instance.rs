@@ -2,22 +2,33 @@
 //! its serial log, how to wait for it to settle, how to stop it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::serial::SerialLog;
+use crate::process::{StopTimeouts, Stopped, Supervised};
+use crate::qemu::{self, Launch, QemuBinary};
+use crate::serial::{SerialLine, SerialLog};
 use crate::sim::{SimHost, SimOptions};
+
+struct ProcessTarget {
+    child: Supervised,
+    qmp: Option<SocketAddr>,
+}
 
 enum Backend {
     Sim(SimHost),
+    Process(ProcessTarget),
 }
 
 pub struct Instance {
-    /// A short name for messages (`sim#1`).
+    /// A short name for messages (`sim#1`, `qemu#2`).
     pub label: String,
     /// Where WebSocket clients connect.
     pub endpoint: SocketAddr,
     pub serial: SerialLog,
+    /// The instance's folder in the run's artifacts, if any.
+    pub dir: Option<PathBuf>,
     backend: Backend,
 }
 
@@ -30,6 +41,82 @@ pub enum Settled {
     Quiet,
     /// The deadline passed first.
     TimedOut,
+}
+
+/// The firmware crashed or its process ended.
+#[derive(Clone, Debug)]
+pub struct Crash {
+    /// One line saying what happened.
+    pub what: String,
+    /// The serial lines that show it (the panic output), if any.
+    pub lines: Vec<String>,
+}
+
+/// Serial lines that mean the firmware died: ESP-IDF's panic handler, an
+/// abort, and the reset reasons the ROM prints after a software or
+/// watchdog reset (with `-no-reboot`, QEMU exits right after them).
+pub fn panic_marker(text: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "Guru Meditation Error",
+        "abort() was called",
+        "***ERROR*** A stack overflow",
+        "rst:0xc (SW_CPU_RESET)",
+        "(TG0WDT_SYS_RESET)",
+        "(TG1WDT_SYS_RESET)",
+        "(RTCWDT_SYS_RESET)",
+        "(TGWDT_CPU_RESET)",
+        "(RTCWDT_CPU_RESET)",
+        "(RTCWDT_RTC_RESET)",
+    ];
+    MARKERS.iter().any(|m| text.contains(m))
+}
+
+/// The panic block starting at `start`: until `Rebooting...` or 40 lines.
+fn panic_block(lines: &[SerialLine], start: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in lines[start..].iter().take(40) {
+        let t = l.text();
+        let end = t.contains("Rebooting...");
+        out.push(t);
+        if end {
+            break;
+        }
+    }
+    out
+}
+
+/// A free TCP port on loopback (bound and released: the caller must cope
+/// with losing the race, e.g. QEMU's hostfwd error).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// How QEMU is to be started (everything but the ports).
+#[derive(Clone, Debug)]
+pub struct QemuConfig {
+    pub binary: QemuBinary,
+    /// The flash image, already assembled and checked (every instance
+    /// gets its own copy: QEMU writes to it).
+    pub image: std::sync::Arc<Vec<u8>>,
+    pub psram: Option<String>,
+    pub guest_port: u16,
+    pub extra: Vec<String>,
+}
+
+/// How a program started by `--target exec` is run.
+#[derive(Clone, Debug)]
+pub struct ExecConfig {
+    pub program: String,
+    /// `{port}` is replaced by the port.
+    pub args: Vec<String>,
+    /// None: a free port is chosen per instance.
+    pub port: Option<u16>,
+}
+
+fn create_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
 
 impl Instance {
@@ -50,8 +137,137 @@ impl Instance {
             label,
             endpoint: host.local_addr(),
             serial,
+            dir: None,
             backend: Backend::Sim(host),
         })
+    }
+
+    /// Starts a program that prints a serial log on stdout and serves
+    /// WebSocket on a port (a linux-target firmware, `esp-ws sim`).
+    pub async fn start_exec(
+        label: String,
+        cfg: &ExecConfig,
+        dir: PathBuf,
+    ) -> std::io::Result<Instance> {
+        create_dir(&dir)?;
+        let port = match cfg.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        let args: Vec<String> = cfg
+            .args
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
+        let mut cmd = Command::new(&cfg.program);
+        cmd.args(&args);
+        let line = qemu::shell_line(
+            &std::iter::once(cfg.program.clone())
+                .chain(args)
+                .collect::<Vec<_>>(),
+        );
+        tracing::info!("{label}: {line}");
+        std::fs::write(dir.join("command.txt"), format!("{line}\n"))?;
+        let serial = SerialLog::new(Some(dir.join("serial.log")))?;
+        let child = Supervised::spawn(
+            &label,
+            cmd,
+            serial.clone(),
+            Some(dir.join("stderr.log")),
+            None,
+        )?;
+        Ok(Instance {
+            label,
+            endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
+            serial,
+            dir: Some(dir),
+            backend: Backend::Process(ProcessTarget { child, qmp: None }),
+        })
+    }
+
+    /// Starts Espressif's QEMU on a copy of the flash image, with a fresh
+    /// eFuse file, the firmware's port forwarded to a free loopback port and
+    /// a QMP socket.
+    pub async fn start_qemu(
+        label: String,
+        cfg: &QemuConfig,
+        dir: PathBuf,
+    ) -> Result<Instance, String> {
+        let io = |e: std::io::Error| format!("{label}: {e}");
+        create_dir(&dir).map_err(io)?;
+        let flash = dir.join("flash.bin");
+        let efuse = dir.join("efuse.bin");
+        std::fs::write(&flash, cfg.image.as_slice()).map_err(io)?;
+        std::fs::write(&efuse, esp_ws_image::esp32_default_efuse()).map_err(io)?;
+        let make = |host_port: u16, qmp_port: u16| {
+            qemu::command_line(&Launch {
+                qemu: cfg.binary.path.clone(),
+                machine: "esp32".into(),
+                psram: cfg.psram.clone(),
+                flash: flash.clone(),
+                efuse: efuse.clone(),
+                host_port,
+                guest_port: cfg.guest_port,
+                qmp_port,
+                extra: cfg.extra.clone(),
+            })
+        };
+        let started = spawn_qemu(&label, make, &dir, None).await?;
+        Ok(Instance {
+            label,
+            endpoint: SocketAddr::from(([127, 0, 0, 1], started.host_port)),
+            serial: started.serial,
+            dir: Some(dir),
+            backend: Backend::Process(ProcessTarget {
+                child: started.child,
+                qmp: Some(started.qmp),
+            }),
+        })
+    }
+
+    /// For a process whose output ended: waits (bounded) for its exit
+    /// status, which the reaper records a moment after the pipes close.
+    pub async fn wait_exit(&self, timeout: Duration) {
+        if let Backend::Process(p) = &self.backend {
+            p.child.wait_exit(timeout).await;
+        }
+    }
+
+    /// The process behind the instance, if it is one.
+    pub fn pid(&self) -> Option<i32> {
+        match &self.backend {
+            Backend::Process(p) => Some(p.child.pid()),
+            Backend::Sim(_) => None,
+        }
+    }
+
+    /// Did the firmware crash (a panic in the serial log from line `from`
+    /// on) or its process end?
+    pub fn crash(&self, from: usize) -> Option<Crash> {
+        let lines = self.serial.lines(from, usize::MAX);
+        if let Some(i) = lines.iter().position(|l| panic_marker(&l.text())) {
+            return Some(Crash {
+                what: format!("{}: the firmware crashed", self.label),
+                lines: panic_block(&lines, i),
+            });
+        }
+        if let Backend::Process(p) = &self.backend
+            && let Some(status) = p.child.exit_status()
+        {
+            let stderr = p.child.stderr_tail();
+            let mut what = format!("{}: the process exited ({status})", self.label);
+            if !stderr.trim().is_empty() {
+                what.push_str(&format!(
+                    "; its stderr ends with: {}",
+                    last_lines(&stderr, 5)
+                ));
+            }
+            return Some(Crash {
+                what,
+                lines: Vec::new(),
+            });
+        }
+        None
     }
 
     /// Waits until the target has finished reacting to everything a
@@ -59,9 +275,16 @@ impl Instance {
     pub async fn settle(&self, quiet: Duration, max: Duration) -> Settled {
         match &self.backend {
             Backend::Sim(h) => {
-                let _ = quiet;
                 if h.settle(max).await {
                     Settled::Idle
+                } else {
+                    Settled::TimedOut
+                }
+            }
+            Backend::Process(_) => {
+                let deadline = tokio::time::Instant::now() + max;
+                if self.serial.wait_quiet(quiet, deadline).await {
+                    Settled::Quiet
                 } else {
                     Settled::TimedOut
                 }
@@ -72,17 +295,101 @@ impl Instance {
     /// Waits until the target has processed what it was sent so far, when
     /// the target can tell (the simulator); otherwise returns at once.
     pub async fn sync(&self, max: Duration) {
-        match &self.backend {
-            Backend::Sim(h) => {
-                h.wait_idle(max).await;
-            }
+        if let Backend::Sim(h) = &self.backend {
+            h.wait_idle(max).await;
         }
     }
 
-    pub async fn stop(self) {
-        match self.backend {
-            Backend::Sim(h) => h.stop().await,
-        }
+    /// Stops the target: the simulator is powered off; a process gets QMP
+    /// `quit` (QEMU), then SIGTERM, then SIGKILL, each with a bounded wait.
+    pub async fn stop(self) -> Option<Stopped> {
+        let stopped = match self.backend {
+            Backend::Sim(h) => {
+                h.stop().await;
+                None
+            }
+            Backend::Process(p) => {
+                let graceful = p.qmp.map(qemu::qmp_quit);
+                let s = p.child.stop(graceful, StopTimeouts::default()).await;
+                tracing::debug!(label = self.label, "stopped: {s:?}");
+                Some(s)
+            }
+        };
         self.serial.close();
+        stopped
     }
+}
+
+fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// A QEMU process that got past start-up.
+pub struct StartedQemu {
+    pub child: Supervised,
+    pub serial: SerialLog,
+    pub host_port: u16,
+    pub qmp: SocketAddr,
+}
+
+/// Starts QEMU with the command line `make(host_port, qmp_port)` builds.
+/// Ports are chosen free, but another process can take one before QEMU
+/// binds it: QEMU then exits at once with "Could not set up host forwarding
+/// rule", and this retries with new ports (3 attempts). `first` forces the
+/// ports of the first attempt. The command line goes to `qemu-command.txt`,
+/// UART0 to `serial.log`, QEMU's own messages to `qemu-stderr.log`.
+pub async fn spawn_qemu(
+    label: &str,
+    make: impl Fn(u16, u16) -> Vec<String>,
+    dir: &Path,
+    first: Option<(u16, u16)>,
+) -> Result<StartedQemu, String> {
+    let io = |e: std::io::Error| format!("{label}: {e}");
+    let mut last_error = String::new();
+    for attempt in 1..=3 {
+        let (host_port, qmp_port) = match (attempt, first) {
+            (1, Some(p)) => p,
+            _ => (free_port().map_err(io)?, free_port().map_err(io)?),
+        };
+        let args = make(host_port, qmp_port);
+        let line = qemu::shell_line(&args);
+        tracing::info!("{label}: {line}");
+        std::fs::write(dir.join("qemu-command.txt"), format!("{line}\n")).map_err(io)?;
+        let serial = SerialLog::new(Some(dir.join("serial.log"))).map_err(io)?;
+        let mut cmd = Command::new(&args[0]);
+        cmd.args(&args[1..]);
+        let qmp = SocketAddr::from(([127, 0, 0, 1], qmp_port));
+        let child = Supervised::spawn(
+            label,
+            cmd,
+            serial.clone(),
+            Some(dir.join("qemu-stderr.log")),
+            Some(qmp),
+        )
+        .map_err(io)?;
+        // Start-up errors (a taken port, a bad option) end QEMU at once.
+        if let Some(status) = child.wait_exit(Duration::from_millis(500)).await {
+            let stderr = child.stderr_tail();
+            if stderr.contains(qemu::HOSTFWD_BUSY) {
+                tracing::info!("{label}: host port {host_port} was taken, retrying with others");
+                last_error = stderr;
+                continue;
+            }
+            return Err(format!(
+                "{label}: QEMU exited at start ({status}):\n{}\n  command: {line}",
+                stderr.trim()
+            ));
+        }
+        return Ok(StartedQemu {
+            child,
+            serial,
+            host_port,
+            qmp,
+        });
+    }
+    Err(format!(
+        "{label}: QEMU could not forward a host port in 3 attempts: {}",
+        last_error.trim()
+    ))
 }

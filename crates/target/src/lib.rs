@@ -1,11 +1,16 @@
 //! Targets: start one, get its WebSocket endpoint and its serial stream,
 //! stop it. The simulator runs in-process; child processes (QEMU, a
-//! linux-target firmware, `esp-ws sim` itself) and boards plug in here too.
+//! linux-target firmware, `esp-ws sim` itself) are supervised so that none
+//! outlives esp-ws.
 
 pub mod instance;
+pub mod process;
+pub mod qemu;
 pub mod serial;
 pub mod sim;
 
-pub use instance::{Instance, Settled};
+pub use instance::{
+    Crash, ExecConfig, Instance, QemuConfig, Settled, StartedQemu, panic_marker, spawn_qemu,
+};
 pub use serial::{SerialLine, SerialLog};
 pub use sim::{SimHost, SimOptions};

@@ -191,14 +191,14 @@ impl SerialLog {
         }
     }
 
-    /// Waits until no line has arrived for `quiet`, at most until `deadline`.
-    /// Returns true if the log went quiet.
+    /// Waits until no line has arrived for `quiet`, counted from the call
+    /// (output still on its way counts), at most until `deadline`. Returns
+    /// true if the log went quiet.
     pub async fn wait_quiet(&self, quiet: Duration, deadline: tokio::time::Instant) -> bool {
+        let called = self.start.elapsed();
         loop {
-            let since = self
-                .last_activity()
-                .map(|at| self.start.elapsed().saturating_sub(at))
-                .unwrap_or(self.start.elapsed());
+            let last = self.last_activity().unwrap_or_default().max(called);
+            let since = self.start.elapsed().saturating_sub(last);
             if since >= quiet {
                 return true;
             }

@@ -28,6 +28,8 @@ pub struct SimOptions {
     pub log_colors: bool,
     /// Where to listen (port 0 picks a free port).
     pub bind: SocketAddr,
+    /// A fault to inject (crash-handling tests).
+    pub fault: Option<esp_ws_sim::Fault>,
 }
 
 enum WireCmd {
@@ -70,6 +72,7 @@ impl SimHost {
         let mut cfg = ChipConfig::new(opts.profile.clone());
         cfg.log_level = opts.log_level;
         cfg.log_colors = opts.log_colors;
+        cfg.fault = opts.fault.clone();
         let wire: Arc<dyn Wire> = table.clone();
         let chip = tokio::task::spawn_blocking(move || Chip::power_on(cfg, serial, wire))
             .await
@@ -93,6 +96,11 @@ impl SimHost {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The firmware panicked and the chip halted.
+    pub fn crashed(&self) -> bool {
+        self.chip.as_ref().is_some_and(|c| c.crashed())
     }
 
     /// Waits until the firmware has closed every connection and has nothing

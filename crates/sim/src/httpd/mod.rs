@@ -223,6 +223,8 @@ pub struct Httpd {
     next_work: u64,
     pub(crate) req: Option<Req>,
     stopping: bool,
+    /// An injected fault (tests of crash handling).
+    pub fault: Option<crate::chip::Fault>,
 }
 
 /// `TAG` of httpd_main.c.
@@ -316,6 +318,7 @@ impl Httpd {
             next_work: 0,
             req: None,
             stopping: false,
+            fault: None,
         };
         hd.dispatch_event(ServerEvent::Start);
         Ok(hd)

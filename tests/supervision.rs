@@ -1,0 +1,409 @@
+//! Child targets end to end, with real processes: `esp-ws run --target exec`
+//! running `esp-ws sim` goes through the same launch, serial capture,
+//! readiness, crash detection and teardown as QEMU; and no child survives
+//! any way esp-ws can end (success, failure, SIGINT, SIGTERM, SIGKILL, a
+//! panic).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ESP_WS: &str = env!("CARGO_BIN_EXE_esp-ws");
+
+fn esp_ws() -> Command {
+    let mut c = Command::new(ESP_WS);
+    c.env_remove("INSTA_UPDATE")
+        .env_remove("CI")
+        .env_remove("INSTA_FORCE_PASS");
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Is `pid` a live process (not gone, not a zombie)?
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // "pid (comm) S ...": the state follows the last ')'.
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+        Err(_) => false,
+    }
+}
+
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(c) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(c.split_whitespace().filter_map(|s| s.parse::<i32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Kills a leftover esp-ws if a test fails half-way.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+fn scenario_count() -> usize {
+    std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count()
+}
+
+#[test]
+fn every_scenario_passes_against_esp_ws_sim_run_as_a_child() {
+    let t = tempfile::tempdir().unwrap();
+    let out = esp_ws()
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios",
+            "--target",
+            "exec",
+            "--jobs",
+            "2",
+            "--artifacts",
+        ])
+        .arg(t.path())
+        .args([
+            "--",
+            ESP_WS,
+            "sim",
+            "--port",
+            "{port}",
+            "--log-level",
+            "debug",
+        ])
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
+    assert!(
+        o.contains(&format!("\n{} passed, 0 failed\n", scenario_count())),
+        "{o}"
+    );
+    assert!(o.contains("against the program "), "{o}");
+}
+
+#[test]
+fn a_fixed_port_works_as_in_the_readme() {
+    let t = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let out = esp_ws()
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios/frame-echo-text.json",
+            "--target",
+            "exec",
+            "--port",
+            &port,
+            "--artifacts",
+        ])
+        .arg(t.path())
+        .args(["--", ESP_WS, "sim", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("\n1 passed, 0 failed\n"));
+    // The program's command line and serial log are kept.
+    let run = std::fs::read_dir(t.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let cmd = std::fs::read_to_string(run.join("exec-1/command.txt")).unwrap();
+    assert!(cmd.contains(&format!("sim --port {port}")), "{cmd}");
+    let serial = std::fs::read_to_string(run.join("exec-1/serial.log")).unwrap();
+    assert!(
+        serial.contains("Got packet with message: hello"),
+        "{serial}"
+    );
+}
+
+#[test]
+fn a_firmware_panic_ends_the_run_quoting_the_panic() {
+    let t = tempfile::tempdir().unwrap();
+    let sc = t.path().join("sc");
+    write(
+        &sc.join("a-boom.json"),
+        r#"{"version": 1, "steps": [{"open": {}}, {"send": {"text": "boom"}}, {"expect_frame": {"text": "boom"}}]}"#,
+    );
+    write(
+        &sc.join("b-after.json"),
+        r#"{"version": 1, "steps": [{"open": {}}]}"#,
+    );
+    let art = t.path().join("art");
+    let out = esp_ws()
+        .arg("run")
+        .arg(&sc)
+        .args(["--target", "exec", "--jobs", "1", "--artifacts"])
+        .arg(&art)
+        .args([
+            "--",
+            ESP_WS,
+            "sim",
+            "--port",
+            "{port}",
+            "--panic-on-message",
+            "boom",
+        ])
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(o.contains("exec#1: the firmware crashed"), "{o}");
+    assert!(
+        o.contains(
+            "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled."
+        ),
+        "{o}"
+    );
+    assert!(o.contains("SKIP"), "{o}");
+    assert!(o.contains("not run: the target crashed earlier"), "{o}");
+    assert!(o.contains("artifacts: "), "{o}");
+}
+
+#[test]
+fn a_program_that_dies_at_start_is_reported_with_its_last_words() {
+    let t = tempfile::tempdir().unwrap();
+    let out = esp_ws()
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios/frame-echo-text.json",
+            "--target",
+            "exec",
+            "--artifacts",
+        ])
+        .arg(t.path())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo 'I (10) boot: starting'; echo 'bad config' >&2; exit 3",
+        ])
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("exec#1: the process exited (exit status: 3)"),
+        "{e}"
+    );
+    assert!(e.contains("bad config"), "{e}");
+}
+
+#[test]
+fn a_target_that_never_gets_ready_is_stopped_after_the_boot_timeout() {
+    let t = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    let out = esp_ws()
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios/frame-echo-text.json",
+            "--target",
+            "exec",
+            "--boot-timeout",
+            "1s",
+            "--artifacts",
+        ])
+        .arg(t.path())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo 'I (10) main_task: Calling app_main()'; exec sleep 60",
+        ])
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("exec#1: not ready after 1s"), "{e}");
+    assert!(e.contains("IPv4 address"), "{e}");
+    assert!(e.contains("Calling app_main()"), "{e}");
+    assert!(e.contains("full log: "), "{e}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the 60 s sleep was waited for"
+    );
+}
+
+/// Starts `esp-ws run --target exec -- esp-ws sim` on a scenario that sleeps,
+/// and returns esp-ws and the pid of its sim child once the run is under way.
+fn start_sleeping_run(t: &Path) -> (Reap, i32) {
+    let sc = t.join("sleepy.json");
+    write(
+        &sc,
+        r#"{"version": 1, "steps": [{"open": {}}, {"sleep": {"ms": 30000}}]}"#,
+    );
+    let mut child = esp_ws()
+        .arg("run")
+        .arg(&sc)
+        .args(["--target", "exec", "--artifacts"])
+        .arg(t.join("art"))
+        .args(["--", ESP_WS, "sim", "--port", "{port}"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    // The run is under way once it announces itself; the sim child is up by
+    // then (readiness came from its log).
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("Starting"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+    let mut sim = None;
+    wait_until("the sim child", Duration::from_secs(20), || {
+        sim = children_of(pid).into_iter().find(|&c| {
+            std::fs::read_to_string(format!("/proc/{c}/cmdline"))
+                .is_ok_and(|cmd| cmd.contains("sim"))
+        });
+        sim.is_some()
+    });
+    // Let the scenario reach its sleep.
+    std::thread::sleep(Duration::from_millis(500));
+    (Reap(child), sim.unwrap())
+}
+
+fn signal(pid: i32, sig: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+fn ends_within(mut esp: Reap, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = esp.0.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "esp-ws did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_stops_the_child_and_exits_143() {
+    let t = tempfile::tempdir().unwrap();
+    let (esp, sim) = start_sleeping_run(t.path());
+    assert!(alive(sim));
+    signal(esp.0.id() as i32, "-TERM");
+    let status = ends_within(esp, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(143));
+    wait_until("the sim child to be gone", Duration::from_secs(5), || {
+        !alive(sim)
+    });
+}
+
+#[test]
+fn sigint_stops_the_child_and_exits_130() {
+    let t = tempfile::tempdir().unwrap();
+    let (esp, sim) = start_sleeping_run(t.path());
+    signal(esp.0.id() as i32, "-INT");
+    let status = ends_within(esp, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130));
+    wait_until("the sim child to be gone", Duration::from_secs(5), || {
+        !alive(sim)
+    });
+}
+
+#[test]
+fn sigkill_of_esp_ws_still_takes_the_child_down() {
+    let t = tempfile::tempdir().unwrap();
+    let (esp, sim) = start_sleeping_run(t.path());
+    signal(esp.0.id() as i32, "-KILL");
+    ends_within(esp, Duration::from_secs(5));
+    // PR_SET_PDEATHSIG: the kernel kills the orphan.
+    wait_until("the sim child to be gone", Duration::from_secs(5), || {
+        !alive(sim)
+    });
+}
+
+#[test]
+fn the_child_is_gone_after_a_normal_run() {
+    let t = tempfile::tempdir().unwrap();
+    let mut child = esp_ws()
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios/frame-echo-text.json",
+            "--target",
+            "exec",
+            "--artifacts",
+        ])
+        .arg(t.path())
+        .args(["--", ESP_WS, "sim", "--port", "{port}"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut seen = Vec::new();
+    let status = loop {
+        seen.extend(children_of(pid));
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success());
+    seen.sort();
+    seen.dedup();
+    assert!(!seen.is_empty(), "never saw the sim child");
+    for c in seen {
+        assert!(!alive(c), "child {c} survived");
+    }
+}
