@@ -407,3 +407,168 @@ fn the_child_is_gone_after_a_normal_run() {
         assert!(!alive(c), "child {c} survived");
     }
 }
+
+/// A stand-in for Espressif's QEMU: it answers the probes like the real one
+/// and, when launched, checks the drives it was given and runs `esp-ws sim`
+/// on the forwarded host port (UART0 on stdout, like `-serial mon:stdio`).
+fn qemu_stand_in(dir: &Path, version: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("qemu-system-xtensa");
+    let script = format!(
+        r#"#!/bin/sh
+case "$1" in
+--version) echo "QEMU emulator version {version}"; exit 0;;
+-machine) printf 'Supported machines are:\nesp32                Espressif ESP32 machine\nesp32s3              Espressif ESP32-S3 machine\n'; exit 0;;
+esac
+for a in "$@"; do
+  case "$a" in
+  *hostfwd=tcp:127.0.0.1:*) port=${{a#*hostfwd=tcp:127.0.0.1:}}; port=${{port%%-*}};;
+  file=*if=mtd*) flash=${{a#file=}}; flash=${{flash%%,*}};;
+  file=*id=efuse*) efuse=${{a#file=}}; efuse=${{efuse%%,*}};;
+  esac
+done
+[ "$(wc -c < "$flash")" -eq 4194304 ] || {{ echo "qemu: flash image is not 4MB" >&2; exit 1; }}
+[ "$(wc -c < "$efuse")" -eq 124 ] || {{ echo "qemu: efuse file is not 124 bytes" >&2; exit 1; }}
+exec {esp_ws} sim --port "$port" --log-level debug
+"#,
+        esp_ws = ESP_WS
+    );
+    std::fs::write(&p, script).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn the_qemu_launch_path_boots_a_build_directory_and_passes() {
+    let t = tempfile::tempdir().unwrap();
+    let build = t.path().join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    esp_ws_image::synthetic::write_build_dir(&build, "4MB").unwrap();
+    let before: Vec<_> = std::fs::read_dir(&build)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let qemu = qemu_stand_in(t.path(), "9.2.2 (esp_develop_9.2.2_20250817)");
+    let art = t.path().join("art");
+    let out = esp_ws()
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios/frame-echo-text.json",
+            "scenarios/recorded-v5.5.5-text-echo.json",
+            "--target",
+            "qemu",
+            "--jobs",
+            "1",
+        ])
+        .arg("--qemu")
+        .arg(&qemu)
+        .arg("--firmware")
+        .arg(&build)
+        .arg("--artifacts")
+        .arg(&art)
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
+    assert!(
+        o.contains("which accepts 2MB, 4MB, 8MB, 16MB flash images"),
+        "{o}"
+    );
+    assert!(o.contains("\n2 passed, 0 failed\n"), "{o}");
+    let run = std::fs::read_dir(&art)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let inst = run.join("qemu-1");
+    let flash = std::fs::read(inst.join("flash.bin")).unwrap();
+    assert_eq!(flash.len(), 4 << 20);
+    let boot = esp_ws_image::synthetic::bootloader(0);
+    assert_eq!(&flash[0x1000..0x1000 + boot.len()], boot.as_slice());
+    assert!(flash[..0x1000].iter().all(|&b| b == 0xFF));
+    assert_eq!(
+        std::fs::read(inst.join("efuse.bin")).unwrap(),
+        esp_ws_image::esp32_default_efuse()
+    );
+    let cmd = std::fs::read_to_string(inst.join("qemu-command.txt")).unwrap();
+    for want in [
+        "-M esp32 -m 4M",
+        "if=mtd,format=raw",
+        "driver=nvram.esp32.efuse,property=drive,value=efuse",
+        "driver=timer.esp32.timg,property=wdt_disable,value=true",
+        "user,model=open_eth,hostfwd=tcp:127.0.0.1:",
+        "-nographic -serial mon:stdio -no-reboot -qmp tcp:127.0.0.1:",
+    ] {
+        assert!(cmd.contains(want), "{want:?} not in {cmd}");
+    }
+    // The user's build directory was only read.
+    let after: Vec<_> = std::fs::read_dir(&build)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn an_image_size_the_qemu_version_refuses_is_an_input_error() {
+    let t = tempfile::tempdir().unwrap();
+    let build = t.path().join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    esp_ws_image::synthetic::write_build_dir(&build, "2MB").unwrap();
+    let qemu = qemu_stand_in(t.path(), "7.2.0 (esp_develop_7.2.0_20230223)");
+    let out = esp_ws()
+        .current_dir(root())
+        .args(["run", "scenarios/frame-echo-text.json", "--target", "qemu"])
+        .arg("--qemu")
+        .arg(&qemu)
+        .arg("--firmware")
+        .arg(&build)
+        .arg("--artifacts")
+        .arg(t.path().join("art"))
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("the flash image is 2MB"), "{e}");
+    assert!(e.contains("accepts 4MB images only"), "{e}");
+}
+
+#[test]
+fn flash_image_assembles_a_build_directory_and_rejects_a_broken_one() {
+    let t = tempfile::tempdir().unwrap();
+    let build = t.path().join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    esp_ws_image::synthetic::write_build_dir(&build, "4MB").unwrap();
+    let out_file = t.path().join("flash.bin");
+    let out = esp_ws()
+        .arg("flash-image")
+        .arg(&build)
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::metadata(&out_file).unwrap().len(), 4 << 20);
+    let o = text(&out.stdout);
+    assert!(
+        o.contains("0x010000") && o.contains("ws_echo_server.bin"),
+        "{o}"
+    );
+    assert!(o.contains("partition factory"), "{o}");
+    // Truncate the app: the error names the file and its offset.
+    let app = build.join("ws_echo_server.bin");
+    let bytes = std::fs::read(&app).unwrap();
+    std::fs::write(&app, &bytes[..100]).unwrap();
+    let out = esp_ws()
+        .arg("flash-image")
+        .arg(&build)
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("ws_echo_server.bin at 0x10000"), "{e}");
+}

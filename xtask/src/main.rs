@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own commands (rust-analyzer's xtask pattern:
 //! plain Rust instead of shell scripts, run with `cargo xtask <command>`).
 
+mod firmware;
 mod real_firmware;
 mod snapshots;
 
@@ -23,6 +24,16 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run every scenario against real firmware under Espressif's QEMU
+    /// (= esp-ws run scenarios/ --target qemu). Extra arguments go to
+    /// `esp-ws run`, e.g. --firmware BUILD_DIR, --qemu PATH, --jobs N.
+    QemuTest {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build an ESP-IDF project (default: the ws_echo_server example) for
+    /// Espressif's QEMU with the sdkconfig overlay in fixtures/qemu/.
+    BuildFirmware(firmware::Args),
     /// Regenerate every snapshot and print what changed.
     Snapshots {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -39,6 +50,8 @@ fn main() -> ExitCode {
     std::env::set_current_dir(&root).expect("cd to the project root");
     let result = match cli.cmd {
         Cmd::Test { args } => esp_ws(&["run", "scenarios"], &args),
+        Cmd::QemuTest { args } => esp_ws(&["run", "scenarios", "--target", "qemu"], &args),
+        Cmd::BuildFirmware(a) => firmware::run(a, std::env::var_os("IDF_PATH").map(Into::into)),
         Cmd::Snapshots { args } => snapshots::run(&args),
         Cmd::CompareRealFirmware(a) => real_firmware::run(a),
     };

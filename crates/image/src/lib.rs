@@ -33,6 +33,7 @@ mod efuse;
 mod error;
 mod merged;
 mod partitions;
+pub mod synthetic;
 
 pub use app::{AppImage, parse_app_image};
 pub use assemble::{Assembled, Placed, assemble};

@@ -288,7 +288,14 @@ pub fn find(s: &Search) -> Result<QemuBinary, NotFound> {
         .as_ref()
         .map(|v| std::env::split_paths(v).map(|d| d.join(BINARY)).collect())
         .unwrap_or_default();
-    let existing: Vec<&PathBuf> = on_path.iter().filter(|p| p.exists()).collect();
+    // The same binary can be on PATH twice (/bin is /usr/bin on merged-usr
+    // systems): probe each file once.
+    let mut seen = std::collections::HashSet::new();
+    let existing: Vec<&PathBuf> = on_path
+        .iter()
+        .filter(|p| p.exists())
+        .filter(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.to_path_buf())))
+        .collect();
     if existing.is_empty() {
         looked.push(Looked {
             place: "PATH".into(),
