@@ -83,7 +83,20 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
             .name("esp-ws-spawner".into())
             .spawn(move || {
                 for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
+                    // ETXTBSY: the program is still open for writing (being
+                    // installed, or inherited by a child forked while it was
+                    // written); that passes within moments.
+                    let mut tries = 0;
+                    let r = loop {
+                        match cmd.spawn() {
+                            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                                tries += 1;
+                                std::thread::sleep(std::time::Duration::from_millis(20));
+                            }
+                            r => break r,
+                        }
+                    };
+                    let _ = reply.send(r);
                 }
             })
             .expect("spawn the spawner thread");

@@ -83,14 +83,28 @@ pub fn parse_machines(help: &str) -> Vec<String> {
 
 /// Runs a probe command with a deadline; stdout or why it failed.
 fn run_bounded(path: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
-    let mut child = Command::new(path)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
     let deadline = std::time::Instant::now() + timeout;
+    let mut child = loop {
+        match Command::new(path)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => break c,
+            // ETXTBSY: the file is still open for writing somewhere (being
+            // installed, or held by a process forked while it was written);
+            // that passes within moments.
+            Err(e)
+                if e.raw_os_error() == Some(libc::ETXTBSY)
+                    && std::time::Instant::now() + Duration::from_millis(20) < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
