@@ -24,6 +24,7 @@ fn options() -> RunOptions {
             log_colors: false,
             bind: "127.0.0.1:0".parse().unwrap(),
             fault: None,
+            reboot_on_panic: true,
         }),
         jobs: 1,
         exec: Default::default(),

@@ -168,7 +168,7 @@ fn a_fixed_port_works_as_in_the_readme() {
 }
 
 #[test]
-fn a_firmware_panic_ends_the_run_quoting_the_panic() {
+fn a_firmware_panic_without_reboot_ends_the_run_quoting_the_panic() {
     let t = tempfile::tempdir().unwrap();
     let sc = t.path().join("sc");
     write(
@@ -193,12 +193,14 @@ fn a_firmware_panic_ends_the_run_quoting_the_panic() {
             "{port}",
             "--panic-on-message",
             "boom",
+            "--no-reboot",
         ])
         .output()
         .unwrap();
     let o = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{o}");
     assert!(o.contains("exec#1: the firmware crashed"), "{o}");
+    assert!(o.contains("it did not reboot"), "{o}");
     assert!(
         o.contains(
             "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled."
@@ -208,6 +210,60 @@ fn a_firmware_panic_ends_the_run_quoting_the_panic() {
     assert!(o.contains("SKIP"), "{o}");
     assert!(o.contains("not run: the target crashed earlier"), "{o}");
     assert!(o.contains("artifacts: "), "{o}");
+}
+
+/// A chip that reboots after its panic (a board, the simulator by default)
+/// fails the scenario that crashed it and serves the next one.
+#[test]
+fn after_a_panic_reboot_the_run_goes_on_with_the_next_scenario() {
+    let t = tempfile::tempdir().unwrap();
+    let sc = t.path().join("sc");
+    write(
+        &sc.join("a-boom.json"),
+        r#"{"version": 1, "steps": [{"open": {}}, {"send": {"text": "boom"}}, {"expect_frame": {"text": "boom"}}]}"#,
+    );
+    write(
+        &sc.join("b-after.json"),
+        r#"{"version": 1, "steps": [{"open": {}}, {"send": {"text": "hi"}}, {"expect_frame": {"text": "hi"}}]}"#,
+    );
+    let art = t.path().join("art");
+    let out = esp_ws()
+        .arg("run")
+        .arg(&sc)
+        .args(["--target", "exec", "--jobs", "1", "--accept", "--artifacts"])
+        .arg(&art)
+        .args([
+            "--",
+            ESP_WS,
+            "sim",
+            "--port",
+            "{port}",
+            "--panic-on-message",
+            "boom",
+        ])
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(o.contains("exec#1: the firmware crashed"), "{o}");
+    assert!(o.contains("exec#1: the firmware rebooted"), "{o}");
+    assert!(o.contains("1 passed"), "{o}");
+    assert!(o.contains("1 failed"), "{o}");
+    assert!(!o.contains("not run"), "{o}");
+    // The serial log shows the reset as an ESP32 prints it.
+    let run = std::fs::read_dir(&art)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let serial = std::fs::read_to_string(run.join("exec-1/serial.log")).unwrap();
+    let reset = serial.find("rst:0xc (SW_CPU_RESET)").expect(&serial);
+    assert!(serial[..reset].contains("Rebooting..."), "{serial}");
+    assert!(
+        serial[reset..].contains("Returned from app_main()"),
+        "{serial}"
+    );
 }
 
 #[test]

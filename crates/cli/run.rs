@@ -173,6 +173,7 @@ fn sim_target(args: &RunArgs) -> Result<TargetSpec, String> {
         log_colors: false,
         bind: "127.0.0.1:0".parse().expect("valid address"),
         fault: None,
+        reboot_on_panic: true,
     }))
 }
 

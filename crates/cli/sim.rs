@@ -34,11 +34,15 @@ pub struct SimArgs {
     #[arg(long)]
     pub list_firmware: bool,
     /// Fault injection for testing crash handling: the firmware panics
-    /// (LoadProhibited) when it receives a TEXT frame with this payload,
-    /// prints ESP-IDF's panic lines and stops; esp-ws sim then exits, as
-    /// QEMU with -no-reboot does.
+    /// (LoadProhibited) when it receives a TEXT frame with this payload and
+    /// prints ESP-IDF's panic lines; then the chip reboots (or, with
+    /// --no-reboot, esp-ws sim exits).
     #[arg(long, value_name = "TEXT")]
     pub panic_on_message: Option<String>,
+    /// After a firmware panic, exit instead of rebooting the simulated chip,
+    /// as QEMU does with -no-reboot.
+    #[arg(long)]
+    pub no_reboot: bool,
 }
 
 pub fn main(args: SimArgs) -> ExitCode {
@@ -74,6 +78,7 @@ pub fn main(args: SimArgs) -> ExitCode {
             fault: args
                 .panic_on_message
                 .map(|m| esp_ws_sim::Fault::PanicOnMessage(m.into_bytes())),
+            reboot_on_panic: !args.no_reboot,
         };
         // The serial console: stdout, written line by line as the UART would.
         let sink = Arc::new(|b: &[u8]| {
@@ -95,7 +100,7 @@ pub fn main(args: SimArgs) -> ExitCode {
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = async {
-                while !host.crashed() {
+                while !host.halted() {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
             } => {

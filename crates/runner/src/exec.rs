@@ -55,6 +55,8 @@ pub struct ScenarioRun {
     /// Serial lines of this scenario (from its first step until the target
     /// settled after the last).
     pub log: Vec<SerialLine>,
+    /// The index of the first of them in the instance's serial log.
+    pub log_start: usize,
     /// Values that vary between runs and must be normalized away (random
     /// keys and the accepts derived from them, the endpoint).
     pub volatile: Vec<(String, String)>,
@@ -209,6 +211,7 @@ pub async fn run_scenario(
         transcript: ctx.transcript,
         failure,
         log: target.serial.lines(log_start, log_end),
+        log_start,
         volatile: ctx.volatile,
         settled,
         elapsed: start.elapsed(),

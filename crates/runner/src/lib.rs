@@ -112,6 +112,8 @@ pub enum Status {
     Passed,
     Failed,
     Skipped(String),
+    /// Failed as the scenario's `known_bugs` says it must on this firmware.
+    KnownBug(String),
 }
 
 /// Default readiness: the example's IPv4-address line (example_connect),
@@ -163,18 +165,60 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
     };
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + opts.boot_timeout;
-    let log_hint = inst
-        .dir
+    let progress = boot_progress(&label);
+    if let Err(err) = wait_ready(&inst, opts, 0, deadline, progress.as_ref()).await {
+        if let Some(p) = &progress {
+            p.finish_and_clear();
+        }
+        inst.stop().await;
+        return Err(err);
+    }
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+    tracing::info!(
+        "{label}: ready after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    if !matches!(opts.target, TargetSpec::Sim(_))
+        && let Err(e) = probe_until_served(inst.endpoint, deadline).await
+    {
+        let err = format!("{label}: {e}{}", log_hint(&inst));
+        inst.stop().await;
+        return Err(err);
+    }
+    // Output printed around the marker belongs to start-up, not to the first
+    // scenario.
+    inst.settle(opts.exec.settle_quiet, opts.exec.settle_max)
+        .await;
+    Ok(inst)
+}
+
+fn log_hint(inst: &Instance) -> String {
+    inst.dir
         .as_ref()
         .map(|d| format!("\n  full log: {}", display_path(&d.join("serial.log"))))
-        .unwrap_or_default();
-    let progress = boot_progress(&label);
-    let mut from = 0;
+        .unwrap_or_default()
+}
+
+/// Waits until the serial log, from line `from` on, shows every ready
+/// marker in order; fails at once (quoting the panic, or the process's last
+/// words) if the firmware crashes or the process exits.
+async fn wait_ready(
+    inst: &Instance,
+    opts: &RunOptions,
+    from: usize,
+    deadline: tokio::time::Instant,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let label = &inst.label;
+    let mut from = from;
     for m in &opts.ready_markers {
         let found = inst
             .serial
             .wait_for(from, deadline, |l| {
-                if let Some(p) = &progress {
+                if let Some(p) = progress {
                     p.set_message(format!(
                         "{:.1}s {}",
                         started.elapsed().as_secs_f64(),
@@ -188,57 +232,83 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
             // The output ended: the process is exiting.
             inst.wait_exit(Duration::from_secs(2)).await;
         }
-        let crash = inst.crash(0);
-        match (found, crash) {
+        match (found, inst.crash(0)) {
             (_, Some(c)) => {
-                if let Some(p) = &progress {
-                    p.finish_and_clear();
-                }
-                let err = format!("{} while starting{}{log_hint}", c.what, quote(&c.lines));
-                inst.stop().await;
-                return Err(err);
+                return Err(format!(
+                    "{} while starting{}{}",
+                    c.what,
+                    quote(&c.lines),
+                    log_hint(inst)
+                ));
             }
             (Some(l), None) => from = l.index + 1,
             (None, None) => {
-                if let Some(p) = &progress {
-                    p.finish_and_clear();
-                }
                 let tail: Vec<String> = inst
                     .serial
                     .lines(inst.serial.len().saturating_sub(10), usize::MAX)
                     .iter()
                     .map(|l| l.text())
                     .collect();
-                let err = format!(
-                    "{label}: not ready after {}: the serial log never showed /{}/; its last lines:{}{log_hint}",
+                return Err(format!(
+                    "{label}: not ready after {}: the serial log never showed /{}/; its last lines:{}{}",
                     humantime::format_duration(opts.boot_timeout),
                     m.as_str(),
-                    quote(&tail)
-                );
-                inst.stop().await;
-                return Err(err);
+                    quote(&tail),
+                    log_hint(inst)
+                ));
             }
         }
     }
-    if let Some(p) = &progress {
-        p.finish_and_clear();
-    }
-    tracing::info!(
-        "{label}: ready after {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    if !matches!(opts.target, TargetSpec::Sim(_))
-        && let Err(e) = probe_until_served(inst.endpoint, deadline).await
-    {
-        let err = format!("{label}: {e}{log_hint}");
-        inst.stop().await;
-        return Err(err);
-    }
-    // Output printed around the marker belongs to start-up, not to the first
-    // scenario.
+    Ok(())
+}
+
+/// After a panic, a chip that reboots (a board, the simulator; not QEMU
+/// with `-no-reboot`) prints the ROM banner again and boots: waits for that
+/// banner and then for the ready markers, as at start-up, so that the next
+/// scenario runs on a fresh boot. Errors say why the target is gone.
+pub async fn recover(inst: &Instance, opts: &RunOptions) -> Result<(), String> {
+    let Some(crash) = inst.crash(0) else {
+        return Ok(());
+    };
+    let deadline = tokio::time::Instant::now() + opts.boot_timeout;
+    let boot = inst.boot_line();
+    let lines = inst.serial.lines(boot, usize::MAX);
+    let Some(p) = lines
+        .iter()
+        .position(|l| esp_ws_target::panic_marker(&l.text()))
+    else {
+        // The process ended without a panic: nothing to recover from.
+        return Err(crash.what);
+    };
+    let panic_at = boot + p;
+    // The ROM's reset line (`rst:0x..`), which may be the panic line itself
+    // (a watchdog reset shows only there).
+    let banner = inst
+        .serial
+        .wait_for(panic_at, deadline, |l| l.text().starts_with("rst:0x"))
+        .await;
+    let Some(banner) = banner else {
+        if inst.serial.is_closed() {
+            inst.wait_exit(Duration::from_secs(2)).await;
+        }
+        return Err(if inst.exited() {
+            format!("{}; it did not reboot", crash.what)
+        } else {
+            format!(
+                "{}; it did not reboot within {}",
+                crash.what,
+                humantime::format_duration(opts.boot_timeout)
+            )
+        });
+    };
+    inst.rebooted_at(banner.index + 1);
+    wait_ready(inst, opts, banner.index + 1, deadline, None)
+        .await
+        .map_err(|e| format!("after a reboot: {e}"))?;
+    tracing::info!("{}: rebooted after a panic", inst.label);
     inst.settle(opts.exec.settle_quiet, opts.exec.settle_max)
         .await;
-    Ok(inst)
+    Ok(())
 }
 
 /// A spinner on stderr while an instance boots (terminals only).
@@ -316,18 +386,32 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
             artifacts: None,
         };
     }
+    let bug = opts
+        .target
+        .profile_name()
+        .and_then(|p| file.scenario.known_bug(p));
     let started = Instant::now();
     let log_start = inst.serial.len();
-    let run = exec::run_scenario(&file.scenario, inst, &opts.exec).await;
+    let mut run = exec::run_scenario(&file.scenario, inst, &opts.exec).await;
     let mut notes = Vec::new();
-    // A crash the failed step already reports is not repeated.
-    if let Some(c) = inst.crash(log_start)
-        && !run
+    if let Some(c) = inst.crash(log_start) {
+        // A crash the failed step already reports is not repeated.
+        if !run
             .failure
             .as_ref()
             .is_some_and(|f| f.message.starts_with(&c.what))
-    {
-        notes.push(format!("{}{}", c.what, quote(&c.lines)));
+        {
+            notes.push(format!("{}{}", c.what, quote(&c.lines)));
+        }
+        // The reboot belongs to this scenario's log: the next one starts
+        // on a fresh boot, or the run ends if the target is gone.
+        match recover(inst, opts).await {
+            Ok(()) => {
+                run.log = inst.serial.lines(run.log_start, inst.serial.len());
+                notes.push(format!("{}: the firmware rebooted", inst.label));
+            }
+            Err(e) => notes.push(e),
+        }
     }
     if run.settled == esp_ws_target::Settled::TimedOut {
         notes.push(format!(
@@ -345,7 +429,10 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
         Ok(text) => {
             // A failed scenario's snapshot is compared (its diff helps) but
             // never written: half a run is not a snapshot anyone should accept.
-            let update = if run.failure.is_some() {
+            // A failed scenario's snapshot is compared but not written, unless
+            // the failure is the known bug the scenario documents: then the
+            // snapshot records that deviation.
+            let update = if run.failure.is_some() && bug.is_none() {
                 snapshot::Update::No
             } else {
                 opts.update
@@ -363,10 +450,30 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
         Some(o) => o.passed(true) || opts.force_pass,
         None => false,
     };
-    let status = if run.failure.is_none() && snapshot_ok && notes.is_empty() {
-        Status::Passed
-    } else {
-        Status::Failed
+    let failed = run.failure.is_some() || !notes.is_empty();
+    let status = match bug {
+        None if !failed && snapshot_ok => Status::Passed,
+        None => Status::Failed,
+        // The bug showed, and it showed the way the snapshot recorded.
+        Some(b) if failed && snapshot_ok => Status::KnownBug(format!(
+            "{} on {}",
+            b.issue,
+            opts.target.profile_name().unwrap_or("this firmware")
+        )),
+        Some(b) => {
+            if !failed {
+                notes.push(format!(
+                    "expected to fail on {} ({}{}), but it passed: is the bug fixed there?",
+                    opts.target.profile_name().unwrap_or("this firmware"),
+                    b.issue,
+                    b.note
+                        .as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                ));
+            }
+            Status::Failed
+        }
     };
     let artifacts = opts
         .artifacts

@@ -41,6 +41,8 @@ pub struct Scenario {
     pub log_level: LogLevel,
     /// Firmware profiles the scenario applies to; `None` = all.
     pub firmware: Option<Vec<String>>,
+    /// Profiles on which the scenario is expected to fail, and why.
+    pub known_bugs: Vec<KnownBug>,
     /// Extra normalization rules for the log snapshot, in order.
     pub normalize: Vec<NormalizeRule>,
     /// Never empty.
@@ -56,6 +58,23 @@ impl Scenario {
 
 /// A normalization rule: every match of `regex` in the log snapshot is
 /// replaced by `replace` (regex-crate replacement syntax, `$1`, `${name}`).
+/// A known bug of some firmware profiles that this scenario exposes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownBug {
+    pub firmware: Vec<String>,
+    pub issue: String,
+    pub note: Option<String>,
+}
+
+impl Scenario {
+    /// The known bug that applies to `profile`, if any.
+    pub fn known_bug(&self, profile: &str) -> Option<&KnownBug> {
+        self.known_bugs
+            .iter()
+            .find(|b| b.firmware.iter().any(|f| f == profile))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizeRule {
     /// Compiles (checked by validation).

@@ -56,6 +56,7 @@ macro_rules! object_only {
 object_only! {
     RawScenario => "a scenario object",
     RawNormalize => "a normalization rule object {\"regex\": \"…\", \"replace\": \"…\"}",
+    RawKnownBug => "a known-bug object {\"firmware\": […], \"issue\": \"…\"}",
     RawWrite => "write options (an object)",
     RawOpen => "an `open` step body (an object)",
     RawExpectResponse => "an `expect_response` step body (an object)",
@@ -98,9 +99,27 @@ pub(crate) struct RawScenario {
     pub firmware: Option<Vec<String>>,
     /// Extra normalization rules applied to the log snapshot, in order.
     pub normalize: Option<Vec<RawNormalize>>,
+    /// Firmware profiles with a known bug this scenario exposes: on them the
+    /// scenario must fail (and is reported as reproducing the bug); passing
+    /// there is an error, like a strict expected failure.
+    pub known_bugs: Option<Vec<RawKnownBug>>,
     /// The steps, run in order.
     #[schemars(length(min = 1))]
     pub steps: Vec<RawStep>,
+}
+
+/// A known bug of some firmware profiles that makes this scenario fail.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+#[schemars(rename = "KnownBug")]
+pub(crate) struct RawKnownBug {
+    /// The profiles that have the bug.
+    #[schemars(length(min = 1))]
+    pub firmware: Vec<String>,
+    /// Where the bug is described, e.g. `esp-idf#18227`.
+    pub issue: String,
+    /// What goes wrong, in a sentence.
+    pub note: Option<String>,
 }
 
 /// Replace every match of `regex` in the log snapshot by `replace`.

@@ -470,6 +470,38 @@ pub(crate) fn validate(
             "must not be empty (omit it to apply to every firmware profile)",
         );
     }
+    let mut known_bugs = Vec::new();
+    for (i, bug) in raw.known_bugs.unwrap_or_default().into_iter().enumerate() {
+        let mut p = at(&root, "known_bugs");
+        p.push(PathSegment::Index(i));
+        if bug.firmware.is_empty() {
+            ctx.error(
+                &at(&p, "firmware"),
+                "must name at least one firmware profile",
+            );
+        }
+        if bug.issue.trim().is_empty() {
+            ctx.error(
+                &at(&p, "issue"),
+                "must say where the bug is described (e.g. esp-idf#18227)",
+            );
+        }
+        if let Some(only) = &raw.firmware
+            && let Some(f) = bug.firmware.iter().find(|f| !only.contains(f))
+        {
+            ctx.error(
+                &at(&p, "firmware"),
+                format!(
+                    "{f:?} is not in the scenario's `firmware` list, so it would never run there"
+                ),
+            );
+        }
+        known_bugs.push(KnownBug {
+            firmware: bug.firmware,
+            issue: bug.issue,
+            note: bug.note,
+        });
+    }
     let mut normalize = Vec::new();
     for (i, rule) in raw.normalize.unwrap_or_default().into_iter().enumerate() {
         let mut p = at(&root, "normalize");
@@ -513,6 +545,7 @@ pub(crate) fn validate(
         timeout,
         log_level: raw.log_level.unwrap_or_default(),
         firmware: raw.firmware,
+        known_bugs,
         normalize,
         steps,
     })

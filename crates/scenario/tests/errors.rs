@@ -174,7 +174,13 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "err_unknown_top_field.json",
         &[
-            r#"tests/fixtures/err_unknown_top_field.json:3:11: timeout: unknown field `timeout`, expected one of `$schema`, `version`, `name`, `description`, `timeout_ms`, `log_level`, `firmware`, `normalize`, `steps`"#,
+            r#"tests/fixtures/err_unknown_top_field.json:3:11: timeout: unknown field `timeout`, expected one of `$schema`, `version`, `name`, `description`, `timeout_ms`, `log_level`, `firmware`, `normalize`, `known_bugs`, `steps`"#,
+        ],
+    ),
+    (
+        "err_known_bug_profile.json",
+        &[
+            r#"tests/fixtures/err_known_bug_profile.json:4:31: known_bugs[0].firmware: "v5.5.2" is not in the scenario's `firmware` list, so it would never run there"#,
         ],
     ),
     (

@@ -382,6 +382,11 @@ fn every_step_kind_parses_to_the_expected_model() {
         timeout: ms(1500),
         log_level: LogLevel::Debug,
         firmware: Some(vec![s("v5.5.5"), s("v5.4")]),
+        known_bugs: vec![KnownBug {
+            firmware: vec![s("v5.4")],
+            issue: s("esp-idf#18227"),
+            note: Some(s("PONG bytes are left unread")),
+        }],
         normalize: vec![NormalizeRule {
             regex: s(r"token=\w+"),
             replace: s("token=[T]"),
@@ -393,6 +398,12 @@ fn every_step_kind_parses_to_the_expected_model() {
     assert_eq!(scenario.name, expected.name);
     assert_eq!(scenario.description, expected.description);
     assert_eq!(scenario.timeout, expected.timeout);
+    assert_eq!(scenario.known_bugs, expected.known_bugs);
+    assert_eq!(
+        scenario.known_bug("v5.4").map(|b| b.issue.as_str()),
+        Some("esp-idf#18227")
+    );
+    assert!(scenario.known_bug("v5.5.5").is_none());
     assert_eq!(scenario.log_level, expected.log_level);
     assert_eq!(scenario.firmware, expected.firmware);
     assert_eq!(scenario.normalize, expected.normalize);

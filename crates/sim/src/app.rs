@@ -175,6 +175,7 @@ fn echo_handler(hd: &mut Httpd) -> EspErr {
             crate::chip::panic(
                 &hd.con,
                 &hd.net,
+                hd.power.as_deref(),
                 0,
                 "LoadProhibited",
                 "Exception was unhandled.",

@@ -59,6 +59,10 @@ pub struct ChipConfig {
     /// Overrides the tick clock (deterministic tests).
     pub clock: Option<Arc<dyn Clock>>,
     pub fault: Option<Fault>,
+    /// What the chip does after a panic. ESP-IDF's default,
+    /// CONFIG_ESP_SYSTEM_PANIC_PRINT_REBOOT, restarts it (false: it stays
+    /// halted, which is what QEMU's `-no-reboot` shows a harness).
+    pub reboot_on_panic: bool,
 }
 
 impl ChipConfig {
@@ -70,22 +74,94 @@ impl ChipConfig {
             net: NetIdentity::default(),
             clock: None,
             fault: None,
+            reboot_on_panic: true,
+        }
+    }
+}
+
+/// Why the CPU last started, as the ROM prints it (`rst:0x..`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ResetReason {
+    PowerOn,
+    /// `esp_restart()`, which the panic handler calls after printing.
+    SoftwareCpu,
+}
+
+impl ResetReason {
+    /// The ESP32 ROM's name for the reason (`RESET_REASON` in the ROM's
+    /// rtc.h: POWERON_RESET = 1, SW_CPU_RESET = 12).
+    fn rom_text(self) -> &'static str {
+        match self {
+            ResetReason::PowerOn => "0x1 (POWERON_RESET)",
+            ResetReason::SoftwareCpu => "0xc (SW_CPU_RESET)",
         }
     }
 }
 
 #[derive(Default)]
-struct BootState {
+struct PowerState {
+    /// Boots so far (1 after power-on).
+    boots: u32,
     app_main_returned: bool,
     httpd_may_run: bool,
+    /// The panic handler has run; the CPU is about to reset.
+    panicked: bool,
+    /// Halted for good after a panic (no reboot configured).
+    dead: bool,
+    /// The power is being cut.
+    off: bool,
+}
+
+/// The chip's reset and run state, shared by its tasks: the panic handler
+/// pulls the reset line, the CPU thread acts on it.
+pub struct Power {
+    state: Mutex<PowerState>,
+    cv: Condvar,
+}
+
+impl Power {
+    fn new() -> Self {
+        Power {
+            state: Mutex::new(PowerState::default()),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut PowerState)) {
+        f(&mut self.state.lock().unwrap());
+        self.cv.notify_all();
+    }
+
+    /// Waits until `done` holds, at most `timeout`.
+    fn wait(&self, timeout: Duration, done: impl Fn(&PowerState) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.state.lock().unwrap();
+        while !done(&st) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self.cv.wait_timeout(st, deadline - now).unwrap().0;
+        }
+        true
+    }
+
+    /// Waits without a deadline: only for the chip's own tasks, whose
+    /// condition is always made true by power-off.
+    fn wait_forever(&self, done: impl Fn(&PowerState) -> bool) {
+        let mut st = self.state.lock().unwrap();
+        while !done(&st) {
+            st = self.cv.wait(st).unwrap();
+        }
+    }
 }
 
 /// A powered-on chip. Dropping it powers it off.
 pub struct Chip {
     lwip: Arc<Lwip>,
     console: Console,
-    boot: Arc<(Mutex<BootState>, Condvar)>,
-    threads: Vec<JoinHandle<()>>,
+    power: Arc<Power>,
+    cpu: Option<JoinHandle<()>>,
 }
 
 fn ip(a: [u8; 4]) -> String {
@@ -93,9 +169,10 @@ fn ip(a: [u8; 4]) -> String {
 }
 
 impl Chip {
-    /// Powers the chip on: it boots and runs the application; the returned
-    /// chip is running (use [`Chip::wait_booted`] to wait for `app_main` to
-    /// return, as a harness would wait for its log line).
+    /// Powers the chip on: it boots and runs the application, and after a
+    /// panic boots again (unless told not to). Returns once the first boot
+    /// has run `app_main` to its end, as a harness would wait for its log
+    /// line.
     pub fn power_on(cfg: ChipConfig, serial: SerialSink, wire: Arc<dyn Wire>) -> Chip {
         let clock = cfg
             .clock
@@ -110,29 +187,23 @@ impl Chip {
             },
             wire,
         ));
-        let boot = Arc::new((Mutex::new(BootState::default()), Condvar::new()));
-        let httpd_thread: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::new(Mutex::new(None));
-        let main = {
+        let power = Arc::new(Power::new());
+        let cpu = {
             let console = console.clone();
             let lwip = lwip.clone();
-            let boot = boot.clone();
-            let httpd_thread = httpd_thread.clone();
+            let power = power.clone();
             std::thread::Builder::new()
-                .name("main_task".into())
-                .spawn(move || main_task(cfg, console, lwip, boot, httpd_thread))
-                .expect("spawn main_task")
+                .name("cpu".into())
+                .spawn(move || cpu(cfg, console, lwip, power))
+                .expect("spawn the cpu thread")
         };
-        let mut chip = Chip {
+        let chip = Chip {
             lwip,
             console,
-            boot,
-            threads: vec![main],
+            power,
+            cpu: Some(cpu),
         };
-        // The httpd thread handle is only known once app_main started it.
         chip.wait_booted(Duration::from_secs(10));
-        if let Some(h) = httpd_thread.lock().unwrap().take() {
-            chip.threads.push(h);
-        }
         chip
     }
 
@@ -140,42 +211,77 @@ impl Chip {
         self.lwip.clone()
     }
 
-    /// Waits until `app_main` has returned.
+    /// Waits until `app_main` of the current boot has returned (false on
+    /// timeout, or if the chip is halted for good).
     pub fn wait_booted(&self, timeout: Duration) -> bool {
-        let (m, cv) = &*self.boot;
-        let deadline = Instant::now() + timeout;
-        let mut st = m.lock().unwrap();
-        while !st.app_main_returned {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = cv.wait_timeout(st, deadline - now).unwrap().0;
-        }
-        true
+        self.power
+            .wait(timeout, |st| st.app_main_returned || st.dead || st.off);
+        let st = self.power.state.lock().unwrap();
+        st.app_main_returned && !st.panicked
     }
 
-    /// True once the firmware has panicked (the chip is halted).
+    /// How many times the chip has booted (1 after power-on, one more per
+    /// panic reboot).
+    pub fn boots(&self) -> u32 {
+        self.power.state.lock().unwrap().boots
+    }
+
+    /// True while a panic has the chip halted: until it has rebooted and
+    /// run `app_main` again, or for good when it does not reboot.
     pub fn crashed(&self) -> bool {
-        self.lwip.is_halted() && self.console.is_muted()
+        let st = self.power.state.lock().unwrap();
+        st.panicked || st.dead
+    }
+
+    /// True once the chip has halted for good (a panic, no reboot).
+    pub fn halted(&self) -> bool {
+        self.power.state.lock().unwrap().dead
     }
 
     /// Waits until the firmware has nothing left to do (the httpd task is
-    /// blocked in select with nothing readable).
+    /// blocked in select with nothing readable). A chip that is rebooting
+    /// first finishes booting.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        self.lwip.wait_idle(timeout)
+        (self.idle_waiter())(timeout)
+    }
+
+    /// [`Chip::wait_idle`] as a function that owns what it needs (for a
+    /// blocking task of an async host).
+    pub fn idle_waiter(&self) -> impl Fn(Duration) -> bool + Send + 'static {
+        let power = self.power.clone();
+        let lwip = self.lwip.clone();
+        move |timeout| {
+            let deadline = Instant::now() + timeout;
+            let rest = || deadline.saturating_duration_since(Instant::now());
+            loop {
+                // A booting or rebooting chip first finishes booting; a
+                // chip halted for good has nothing more to do.
+                if !power.wait(rest(), |st| {
+                    (st.app_main_returned && !st.panicked) || st.dead || st.off
+                }) {
+                    return false;
+                }
+                if power.state.lock().map(|st| st.dead || st.off).unwrap() {
+                    return true;
+                }
+                if !lwip.wait_idle(rest()) {
+                    return false;
+                }
+                // Idle, or halted by a panic meanwhile: then wait for what
+                // the chip does next.
+                if !power.state.lock().unwrap().panicked {
+                    return true;
+                }
+            }
+        }
     }
 
     /// Cuts the power: nothing more is printed, every task stops.
     pub fn power_off(&mut self) {
         self.console.mute();
+        self.power.update(|st| st.off = true);
         self.lwip.halt();
-        {
-            let (m, cv) = &*self.boot;
-            m.lock().unwrap().httpd_may_run = true;
-            cv.notify_all();
-        }
-        for t in self.threads.drain(..) {
+        if let Some(t) = self.cpu.take() {
             let _ = t.join();
         }
     }
@@ -187,13 +293,78 @@ impl Drop for Chip {
     }
 }
 
+/// The CPU from reset to reset: the ROM, then the application's tasks until
+/// a panic resets the chip (ESP-IDF's default panic behaviour,
+/// `esp_panic_handler` → `esp_restart`) or the power goes.
+fn cpu(cfg: ChipConfig, con: Console, lwip: Arc<Lwip>, power: Arc<Power>) {
+    let mut reason = ResetReason::PowerOn;
+    loop {
+        power.update(|st| {
+            st.boots += 1;
+            st.app_main_returned = false;
+            st.httpd_may_run = false;
+            st.panicked = false;
+        });
+        rom_banner(&con, reason);
+        let httpd_thread: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::new(Mutex::new(None));
+        let main = {
+            let cfg = cfg.clone();
+            let con = con.clone();
+            let lwip = lwip.clone();
+            let power = power.clone();
+            let httpd_thread = httpd_thread.clone();
+            std::thread::Builder::new()
+                .name("main_task".into())
+                .spawn(move || main_task(cfg, con, lwip, power, httpd_thread))
+                .expect("spawn main_task")
+        };
+        power.wait_forever(|st| st.panicked || st.off);
+        // Every task has stopped: lwIP is halted, so blocked calls return
+        // and each task runs to its end (printing nothing: the UART is
+        // muted). A task waiting for the go-ahead is released too.
+        lwip.halt();
+        power.update(|st| st.httpd_may_run = true);
+        let _ = main.join();
+        if let Some(h) = httpd_thread.lock().unwrap().take() {
+            let _ = h.join();
+        }
+        let off = power.state.lock().unwrap().off;
+        if off {
+            return;
+        }
+        if !cfg.reboot_on_panic {
+            power.update(|st| st.dead = true);
+            power.wait_forever(|st| st.off);
+            return;
+        }
+        // The reset: RAM and the network stack start from nothing; peers
+        // of the old connections find out from an RST.
+        lwip.reset();
+        con.reset();
+        reason = ResetReason::SoftwareCpu;
+    }
+}
+
+/// What the ESP32 (ECO3) mask ROM prints on UART0 before it loads the
+/// second-stage bootloader (QEMU fact sheet, section 6). The `load:` and
+/// `entry` lines that follow, and the bootloader's own lines, describe the
+/// particular build (segment addresses, lengths, compile time, partition
+/// table), so the model prints none of them rather than inventing values.
+fn rom_banner(con: &Console, reason: ResetReason) {
+    let text = format!(
+        "ets Jul 29 2019 12:21:46\r\n\r\nrst:{},boot:0x12 (SPI_FAST_FLASH_BOOT)\r\nconfigsip: 0, SPIWP:0xee\r\nclk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00\r\nmode:DIO, clock div:2\r\n",
+        reason.rom_text()
+    );
+    con.print_raw(text.as_bytes());
+}
+
 /// components/freertos/app_startup.c `main_task()` running the example's
 /// `app_main()`.
 fn main_task(
     cfg: ChipConfig,
     con: Console,
     lwip: Arc<Lwip>,
-    boot: Arc<(Mutex<BootState>, Condvar)>,
+    power: Arc<Power>,
     httpd_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 ) {
     log!(con, Info, "main_task", "Started on CPU0");
@@ -250,20 +421,18 @@ fn main_task(
     match Httpd::start(cfg.profile.clone(), con.clone(), lwip.clone(), config) {
         Ok(mut hd) => {
             hd.fault = cfg.fault.clone();
+            hd.power = Some(power.clone());
             let table = hd.uri_table();
-            let task_boot = boot.clone();
+            let task_power = power.clone();
             let handle = std::thread::Builder::new()
                 .name("httpd".into())
                 .spawn(move || {
                     // The httpd task's first lines come after the app's
                     // "Registering URI handlers" in the documented output
                     // (the README's Example Output), so it waits for that.
-                    {
-                        let (m, cv) = &*task_boot;
-                        let mut st = m.lock().unwrap();
-                        while !st.httpd_may_run {
-                            st = cv.wait(st).unwrap();
-                        }
+                    task_power.wait_forever(|st| st.httpd_may_run);
+                    if task_power.state.lock().unwrap().panicked {
+                        return;
                     }
                     hd.thread_started();
                     hd.run();
@@ -271,11 +440,7 @@ fn main_task(
                 .expect("spawn httpd task");
             *httpd_thread.lock().unwrap() = Some(handle);
             log!(con, Info, app::TAG, "Registering URI handlers");
-            {
-                let (m, cv) = &*boot;
-                m.lock().unwrap().httpd_may_run = true;
-                cv.notify_all();
-            }
+            power.update(|st| st.httpd_may_run = true);
             // Let the httpd task reach its first select, then register.
             lwip.wait_idle(Duration::from_secs(5));
             for h in app::uri_handlers(&cfg.profile) {
@@ -287,23 +452,33 @@ fn main_task(
         }
     }
     log!(con, Info, "main_task", "Returned from app_main()");
-    let (m, cv) = &*boot;
-    m.lock().unwrap().app_main_returned = true;
-    cv.notify_all();
+    power.update(|st| st.app_main_returned = true);
 }
 
 /// ESP-IDF's panic handler (components/esp_system/panic.c
 /// `esp_panic_handler`): the "Guru Meditation Error" line, then the chip
 /// resets. The register dump and backtrace that follow on a real chip
 /// depend on the build (addresses, ELF hash), so the model prints none of
-/// them. With no reboot configured (the harness's `-no-reboot` view), the
-/// chip halts: every task stops and nothing more is printed.
-pub fn panic(con: &Console, lwip: &Lwip, core: u32, reason: &str, description: &str) {
+/// them. Every task stops and nothing more is printed until the CPU thread
+/// resets the chip (or, with no reboot configured, never).
+pub fn panic(
+    con: &Console,
+    lwip: &Lwip,
+    power: Option<&Power>,
+    core: u32,
+    reason: &str,
+    description: &str,
+) {
     con.print_raw(
         format!("Guru Meditation Error: Core  {core} panic'ed ({reason}). {description}\r\n\r\n")
             .as_bytes(),
     );
     con.print_raw(b"Rebooting...\r\n");
     con.mute();
+    // The reset line first, so that nobody who sees the stack halt takes
+    // the chip for idle.
+    if let Some(p) = power {
+        p.update(|st| st.panicked = true);
+    }
     lwip.halt();
 }

@@ -39,18 +39,20 @@ pub type SerialSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 /// documented output in the example's README shows exactly that.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> u64;
+    /// The chip reset: the tick count starts again from 0.
+    fn reset(&self) {}
 }
 
 /// Wall-clock time since the simulated power-on, quantised to FreeRTOS ticks.
 pub struct TickClock {
-    start: Instant,
+    start: Mutex<Instant>,
     tick_ms: u64,
 }
 
 impl TickClock {
     pub fn new(tick_hz: u64) -> Self {
         TickClock {
-            start: Instant::now(),
+            start: Mutex::new(Instant::now()),
             tick_ms: 1000 / tick_hz.max(1),
         }
     }
@@ -58,8 +60,12 @@ impl TickClock {
 
 impl Clock for TickClock {
     fn now_ms(&self) -> u64 {
-        let ms = self.start.elapsed().as_millis() as u64;
+        let ms = self.start.lock().unwrap().elapsed().as_millis() as u64;
         ms / self.tick_ms * self.tick_ms
+    }
+
+    fn reset(&self) {
+        *self.start.lock().unwrap() = Instant::now();
     }
 }
 
@@ -130,6 +136,12 @@ impl Console {
 
     pub fn is_muted(&self) -> bool {
         self.inner.muted.load(Ordering::SeqCst)
+    }
+
+    /// After a reset the UART prints again, and timestamps restart.
+    pub fn reset(&self) {
+        self.inner.clock.reset();
+        self.inner.muted.store(false, Ordering::SeqCst);
     }
 
     /// `ESP_LOGx`: prints `L (ts) tag: message` if the level is enabled.

@@ -350,6 +350,10 @@ impl Lwip {
     /// `close(fd)`.
     pub fn close(&self, fd: Fd) -> Result<(), Errno> {
         let mut st = self.lock();
+        // A halted CPU closes nothing: its connections end with the reset.
+        if st.halted {
+            return Err(Errno::HALTED);
+        }
         let i = self.slot(fd).ok_or(Errno::EBADF)?;
         let sock = st.slots[i].take().ok_or(Errno::EBADF)?;
         let mut to_close = Vec::new();
@@ -395,9 +399,12 @@ impl Lwip {
     }
 
     /// A TCP connection reached the listening port. Returns false when nothing
-    /// listens (the host should refuse the connection).
+    /// listens, or the CPU is halted (the host should refuse the connection).
     pub fn host_connect(&self, conn: ConnId) -> bool {
         let mut st = self.lock();
+        if st.halted {
+            return false;
+        }
         let listen = st.slots.iter_mut().flatten().find_map(|s| match s {
             Sock::Listen { backlog, limit } => Some((backlog, *limit)),
             _ => None,
@@ -482,6 +489,26 @@ impl Lwip {
                 .wait_timeout(st, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+        }
+    }
+
+    /// A chip reset: the stack forgets every socket and connection. Peers
+    /// find out from the RST their next segment draws; the host is told to
+    /// reset them now.
+    pub fn reset(&self) {
+        let mut st = self.lock();
+        let conns: Vec<ConnId> = st.conns.keys().copied().collect();
+        st.conns.clear();
+        for s in st.slots.iter_mut() {
+            *s = None;
+        }
+        st.halted = false;
+        st.idle = false;
+        st.epoch += 1;
+        self.cv.notify_all();
+        drop(st);
+        for c in conns {
+            self.wire.close(c, true);
         }
     }
 

@@ -316,3 +316,89 @@ fn a_stalled_request_times_out_with_408_after_recv_wait_timeout() {
         "{log:?}"
     );
 }
+
+fn bench_with(cfg_edit: impl FnOnce(&mut ChipConfig)) -> Bench {
+    let serial = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let s = serial.clone();
+        Arc::new(move |b: &[u8]| s.lock().unwrap().extend_from_slice(b))
+    };
+    let wire = Arc::new(TestWire(Mutex::new(Recorded::default())));
+    let mut cfg = ChipConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
+    cfg.clock = Some(Arc::new(ManualClock::default()));
+    cfg_edit(&mut cfg);
+    let chip = Chip::power_on(cfg, sink, wire.clone());
+    assert!(chip.wait_booted(Duration::from_secs(5)));
+    assert!(chip.wait_idle(Duration::from_secs(5)));
+    Bench { chip, wire, serial }
+}
+
+const WS_UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+#[test]
+fn a_panic_prints_the_panic_and_reboots_with_the_rom_banner() {
+    let b = bench_with(|c| c.fault = Some(esp_ws_sim::Fault::PanicOnMessage(b"boom".to_vec())));
+    let boot = b.take_log();
+    assert_eq!(boot[0], "ets Jul 29 2019 12:21:46");
+    assert!(
+        boot.iter()
+            .any(|l| l == "rst:0x1 (POWERON_RESET),boot:0x12 (SPI_FAST_FLASH_BOOT)"),
+        "{boot:?}"
+    );
+    assert_eq!(b.chip.boots(), 1);
+    b.connect(1);
+    b.data(1, WS_UPGRADE);
+    b.data(1, &masked_text(b"boom"));
+    // wait_idle waits for the reboot to finish.
+    b.settle();
+    assert_eq!(b.chip.boots(), 2);
+    assert!(!b.chip.crashed());
+    let log = b.take_log();
+    let pos = |s: &str| {
+        log.iter()
+            .position(|l| l.trim_end() == s)
+            .unwrap_or_else(|| panic!("{s:?} not in\n{}", log.join("\n")))
+    };
+    let order = [
+        "I (0) ws_echo_server: Got packet with message: boom",
+        "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.",
+        "Rebooting...",
+        "ets Jul 29 2019 12:21:46",
+        "rst:0xc (SW_CPU_RESET),boot:0x12 (SPI_FAST_FLASH_BOOT)",
+        "I (0) ws_echo_server: Starting server on port: '80'",
+        "I (0) main_task: Returned from app_main()",
+    ];
+    let p: Vec<usize> = order.iter().map(|s| pos(s)).collect();
+    assert!(p.windows(2).all(|w| w[0] < w[1]), "{}", log.join("\n"));
+    // The old connection is gone with the old boot: its peer gets an RST.
+    assert_eq!(b.closed(1), Some(true));
+    // The rebooted firmware serves again, from the same socket numbers.
+    b.connect(2);
+    b.data(2, WS_UPGRADE);
+    assert!(b.sent(2).starts_with(b"HTTP/1.1 101 Switching Protocols"));
+    b.data(2, &masked_text(b"hi"));
+    assert!(b.sent(2).ends_with(&[0x81, 0x02, b'h', b'i']));
+}
+
+#[test]
+fn without_reboot_a_panic_halts_the_chip_for_good() {
+    let b = bench_with(|c| {
+        c.fault = Some(esp_ws_sim::Fault::PanicOnMessage(b"boom".to_vec()));
+        c.reboot_on_panic = false;
+    });
+    let _ = b.take_log();
+    b.connect(1);
+    b.data(1, WS_UPGRADE);
+    b.chip.lwip().host_data(1, &masked_text(b"boom"));
+    b.settle();
+    assert!(b.chip.halted());
+    assert_eq!(b.chip.boots(), 1);
+    let log = b.take_log();
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("Rebooting..."),
+        "{log:?}"
+    );
+    // Nothing listens any more.
+    assert!(!b.chip.lwip().host_connect(2));
+}

@@ -29,6 +29,9 @@ pub struct Instance {
     pub serial: SerialLog,
     /// The instance's folder in the run's artifacts, if any.
     pub dir: Option<PathBuf>,
+    /// The serial line the current boot starts at: a panic before it
+    /// belongs to an earlier boot that the target has recovered from.
+    boot_line: std::sync::atomic::AtomicUsize,
     backend: Backend,
 }
 
@@ -138,6 +141,7 @@ impl Instance {
             endpoint: host.local_addr(),
             serial,
             dir: None,
+            boot_line: Default::default(),
             backend: Backend::Sim(host),
         })
     }
@@ -181,6 +185,7 @@ impl Instance {
             endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
             serial,
             dir: Some(dir),
+            boot_line: Default::default(),
             backend: Backend::Process(ProcessTarget { child, qmp: None }),
         })
     }
@@ -218,6 +223,7 @@ impl Instance {
             endpoint: SocketAddr::from(([127, 0, 0, 1], started.host_port)),
             serial: started.serial,
             dir: Some(dir),
+            boot_line: Default::default(),
             backend: Backend::Process(ProcessTarget {
                 child: started.child,
                 qmp: Some(started.qmp),
@@ -242,8 +248,9 @@ impl Instance {
     }
 
     /// Did the firmware crash (a panic in the serial log from line `from`
-    /// on) or its process end?
+    /// on, in its current boot) or its process end?
     pub fn crash(&self, from: usize) -> Option<Crash> {
+        let from = from.max(self.boot_line());
         let lines = self.serial.lines(from, usize::MAX);
         if let Some(i) = lines.iter().position(|l| panic_marker(&l.text())) {
             return Some(Crash {
@@ -268,6 +275,26 @@ impl Instance {
             });
         }
         None
+    }
+
+    /// The serial line the current boot starts at.
+    pub fn boot_line(&self) -> usize {
+        self.boot_line.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Records that the firmware booted again from serial line `line` on
+    /// (after a panic reboot): earlier panics no longer count as a crash.
+    pub fn rebooted_at(&self, line: usize) {
+        self.boot_line
+            .store(line, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Has the process behind the instance ended?
+    pub fn exited(&self) -> bool {
+        match &self.backend {
+            Backend::Process(p) => p.child.exit_status().is_some(),
+            Backend::Sim(h) => h.halted(),
+        }
     }
 
     /// Waits until the target has finished reacting to everything a

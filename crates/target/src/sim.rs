@@ -30,6 +30,9 @@ pub struct SimOptions {
     pub bind: SocketAddr,
     /// A fault to inject (crash-handling tests).
     pub fault: Option<esp_ws_sim::Fault>,
+    /// After a panic the chip reboots (ESP-IDF's default), or stays halted
+    /// (what QEMU's `-no-reboot` gives).
+    pub reboot_on_panic: bool,
 }
 
 enum WireCmd {
@@ -73,6 +76,7 @@ impl SimHost {
         cfg.log_level = opts.log_level;
         cfg.log_colors = opts.log_colors;
         cfg.fault = opts.fault.clone();
+        cfg.reboot_on_panic = opts.reboot_on_panic;
         let wire: Arc<dyn Wire> = table.clone();
         let chip = tokio::task::spawn_blocking(move || Chip::power_on(cfg, serial, wire))
             .await
@@ -98,9 +102,19 @@ impl SimHost {
         self.addr
     }
 
-    /// The firmware panicked and the chip halted.
+    /// The firmware panicked: the chip is halted, until it has rebooted.
     pub fn crashed(&self) -> bool {
         self.chip.as_ref().is_some_and(|c| c.crashed())
+    }
+
+    /// The firmware panicked and the chip stays halted (no reboot).
+    pub fn halted(&self) -> bool {
+        self.chip.as_ref().is_some_and(|c| c.halted())
+    }
+
+    /// Boots so far: 1 after power-on, one more per panic reboot.
+    pub fn boots(&self) -> u32 {
+        self.chip.as_ref().map_or(0, |c| c.boots())
     }
 
     /// Waits until the firmware has closed every connection and has nothing
@@ -110,11 +124,8 @@ impl SimHost {
         let deadline = tokio::time::Instant::now() + max;
         loop {
             if lwip.open_connections().is_empty() {
-                let l = lwip.clone();
                 let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
-                return tokio::task::spawn_blocking(move || l.wait_idle(rest))
-                    .await
-                    .unwrap_or(false);
+                return self.wait_idle(rest).await;
             }
             if tokio::time::Instant::now() >= deadline {
                 return false;
@@ -124,9 +135,12 @@ impl SimHost {
     }
 
     /// Waits until the firmware has processed everything it was sent so far.
+    /// A chip that is rebooting after a panic first finishes booting.
     pub async fn wait_idle(&self, max: Duration) -> bool {
-        let l = self.lwip.clone();
-        tokio::task::spawn_blocking(move || l.wait_idle(max))
+        let Some(idle) = self.chip.as_ref().map(|c| c.idle_waiter()) else {
+            return true;
+        };
+        tokio::task::spawn_blocking(move || idle(max))
             .await
             .unwrap_or(false)
     }

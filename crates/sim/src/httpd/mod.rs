@@ -225,6 +225,8 @@ pub struct Httpd {
     stopping: bool,
     /// An injected fault (tests of crash handling).
     pub fault: Option<crate::chip::Fault>,
+    /// The chip's reset line, which the panic handler pulls.
+    pub power: Option<Arc<crate::chip::Power>>,
 }
 
 /// `TAG` of httpd_main.c.
@@ -319,6 +321,7 @@ impl Httpd {
             req: None,
             stopping: false,
             fault: None,
+            power: None,
         };
         hd.dispatch_event(ServerEvent::Start);
         Ok(hd)
