@@ -60,6 +60,21 @@ pub enum FrameEvent {
     TooLarge(DecodeError),
 }
 
+/// A write that did not complete: how many pieces went out before it failed.
+#[derive(Debug)]
+pub struct WriteError {
+    pub written: usize,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for WriteError {}
+
 pub struct Connection {
     stream: Option<TcpStream>,
     peer: SocketAddr,
@@ -113,17 +128,18 @@ impl Connection {
     /// Writes the pieces one `write` each, pausing `delay` between them
     /// (a frame header split over many TCP segments is a case servers get
     /// wrong).
-    pub async fn write(&mut self, pieces: &[&[u8]], delay: Duration) -> std::io::Result<()> {
+    pub async fn write(&mut self, pieces: &[&[u8]], delay: Duration) -> Result<(), WriteError> {
         let n = pieces.len();
         for (i, piece) in pieces.iter().enumerate() {
+            let failed = |error| WriteError { written: i, error };
             let stream = self.stream.as_mut().ok_or_else(|| {
-                std::io::Error::new(
+                failed(std::io::Error::new(
                     std::io::ErrorKind::NotConnected,
                     "connection already closed",
-                )
+                ))
             })?;
-            stream.write_all(piece).await?;
-            stream.flush().await?;
+            stream.write_all(piece).await.map_err(failed)?;
+            stream.flush().await.map_err(failed)?;
             self.bytes_out += piece.len() as u64;
             if i + 1 < n && !delay.is_zero() {
                 tokio::time::sleep(delay).await;

@@ -320,15 +320,41 @@ impl Ctx<'_> {
             .ok_or_else(|| Fail::msg(format!("connection {name:?} is not open")))
     }
 
-    async fn write(&mut self, name: &str, bytes: &[u8], w: &sc::WriteOpts) -> StepResult {
-        let pieces = w.split(bytes);
+    /// Writes `bytes` as the step asks and records them as `summary`; a
+    /// write that fails part way is recorded too, with how far it got.
+    async fn write(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        w: &sc::WriteOpts,
+        summary: String,
+    ) -> StepResult {
+        let pieces = w.split(&bytes);
+        let total = pieces.len();
         let st = self.conn(name)?;
-        st.conn
-            .write(&pieces, w.delay)
-            .await
-            .map_err(|e| Fail::msg(format!("writing to {name}: {e}")))?;
+        let result = st.conn.write(&pieces, w.delay).await;
         st.last_write = Some(Instant::now());
-        Ok(())
+        match result {
+            Ok(()) => {
+                let note = Self::pieces_note(w, bytes.len());
+                self.record(name, '>', format!("{summary}{note}"), Some(bytes));
+                Ok(())
+            }
+            Err(e) => {
+                self.record(
+                    name,
+                    '>',
+                    // The error itself (EPIPE or ECONNRESET, depending on
+                    // what reached the socket first) goes in the failure.
+                    format!(
+                        "{summary} (write failed after {} of {total} writes)",
+                        e.written
+                    ),
+                    Some(bytes),
+                );
+                Err(Fail::msg(format!("writing to {name}: {e}")))
+            }
+        }
     }
 
     fn pieces_note(w: &sc::WriteOpts, len: usize) -> String {
@@ -352,15 +378,8 @@ impl Ctx<'_> {
             sc::StepKind::Send(s) => self.send(s).await,
             sc::StepKind::SendRaw(s) => {
                 let bytes = self.payload_bytes(&s.payload)?;
-                self.write(&s.conn, &bytes, &s.write).await?;
-                let note = Self::pieces_note(&s.write, bytes.len());
-                self.record(
-                    &s.conn,
-                    '>',
-                    format!("raw {} bytes \"{}\"{note}", bytes.len(), esc(&bytes)),
-                    Some(bytes),
-                );
-                Ok(())
+                let summary = format!("raw {} bytes \"{}\"", bytes.len(), esc(&bytes));
+                self.write(&s.conn, bytes, &s.write, summary).await
             }
             sc::StepKind::ExpectFrame(e) => self.expect_frame(e, timeout, deadline).await,
             sc::StepKind::ExpectClose(e) => self.expect_close(e, timeout, deadline).await,
@@ -504,9 +523,7 @@ impl Ctx<'_> {
                 last_write: None,
             },
         );
-        self.write(&o.conn, &bytes, &o.write).await?;
-        let note = Self::pieces_note(&o.write, bytes.len());
-        self.record(&o.conn, '>', format!("{first_line}{note}"), Some(bytes));
+        self.write(&o.conn, bytes, &o.write, first_line).await?;
         self.check_response(&o.conn, &o.response, key.as_deref(), timeout, deadline)
             .await
     }
@@ -692,7 +709,6 @@ impl Ctx<'_> {
         };
         let bytes = esp_ws_frame::encode(&spec)
             .map_err(|e| Fail::msg(format!("cannot encode the frame: {e}")))?;
-        self.write(&s.conn, &bytes, &s.write).await?;
         let summary = match s.length {
             // A frame whose length field lies cannot be decoded back.
             Some(l) => format!(
@@ -706,9 +722,7 @@ impl Ctx<'_> {
                 _ => format!("{} bytes", bytes.len()),
             },
         };
-        let note = Self::pieces_note(&s.write, bytes.len());
-        self.record(&s.conn, '>', format!("{summary}{note}"), Some(bytes));
-        Ok(())
+        self.write(&s.conn, bytes, &s.write, summary).await
     }
 
     async fn next_frame(
