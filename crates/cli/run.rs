@@ -168,9 +168,9 @@ fn sim_target(args: &RunArgs) -> Result<TargetSpec, String> {
         )
     })?;
     Ok(TargetSpec::Sim(SimOptions {
+        log_colors: profile.log_colors_default,
         profile,
         log_level: args.log_level,
-        log_colors: false,
         bind: "127.0.0.1:0".parse().expect("valid address"),
         fault: None,
         reboot_on_panic: true,
@@ -304,8 +304,17 @@ async fn run(args: RunArgs) -> ExitCode {
             args.timeout_scale
         ));
     }
+    let target = match args.target {
+        TargetKind::Sim => sim_target(&args),
+        TargetKind::Exec => exec_target(&args),
+        TargetKind::Qemu => qemu_target(&args),
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
     let ready_markers = if args.ready.is_empty() {
-        esp_ws_runner::default_ready_markers()
+        esp_ws_runner::default_ready_markers(target.profile_name())
     } else {
         let mut v = Vec::new();
         for r in &args.ready {
@@ -315,15 +324,6 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         }
         v
-    };
-    let target = match args.target {
-        TargetKind::Sim => sim_target(&args),
-        TargetKind::Exec => exec_target(&args),
-        TargetKind::Qemu => qemu_target(&args),
-    };
-    let target = match target {
-        Ok(t) => t,
-        Err(e) => return usage(e),
     };
     let artifacts = match Artifacts::create(&args.artifacts) {
         Ok(a) => a,

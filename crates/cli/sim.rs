@@ -27,9 +27,13 @@ pub struct SimArgs {
     /// CONFIG_LOG_DEFAULT_LEVEL: error, warn, info, debug or verbose.
     #[arg(long, default_value = "info")]
     pub log_level: esp_ws_log::Level,
-    /// CONFIG_LOG_COLORS: colour the log lines as ESP-IDF does.
-    #[arg(long)]
+    /// CONFIG_LOG_COLORS=y: colour the log lines as ESP-IDF does (the
+    /// default of v4.x releases).
+    #[arg(long, conflicts_with = "no_log_colors")]
     pub log_colors: bool,
+    /// CONFIG_LOG_COLORS=n (the default of v5.x releases).
+    #[arg(long)]
+    pub no_log_colors: bool,
     /// List the firmware profiles and exit.
     #[arg(long)]
     pub list_firmware: bool,
@@ -71,9 +75,15 @@ pub fn main(args: SimArgs) -> ExitCode {
     };
     rt.block_on(async move {
         let opts = SimOptions {
-            profile,
+            profile: profile.clone(),
             log_level: args.log_level,
-            log_colors: args.log_colors,
+            log_colors: if args.log_colors {
+                true
+            } else if args.no_log_colors {
+                false
+            } else {
+                profile.log_colors_default
+            },
             bind: SocketAddr::new(args.host, args.port),
             fault: args
                 .panic_on_message

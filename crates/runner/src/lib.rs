@@ -116,19 +116,20 @@ pub enum Status {
     KnownBug(String),
 }
 
-/// Default readiness: the example's IPv4-address line (example_connect),
-/// `Starting server on port`, then `Returned from app_main()` (which ESP-IDF's
-/// own test waits for, because URI handlers are registered after the server
-/// starts).
-pub fn default_ready_markers() -> Vec<regex::Regex> {
-    [
-        r"IPv4 address: \d+\.\d+\.\d+\.\d+",
-        r"Starting server on port",
-        r"Returned from app_main\(\)",
-    ]
-    .iter()
-    .map(|r| regex::Regex::new(r).expect("valid regex"))
-    .collect()
+/// Default readiness for a firmware profile (the default profile when the
+/// name is not one): the example's IPv4-address line (example_connect),
+/// `Starting server on port`, then the last line before the URI handlers
+/// are registered (v5.x: `Returned from app_main()`, which ESP-IDF's own
+/// test waits for; v4.x: `Registering URI handlers`).
+pub fn default_ready_markers(profile: Option<&str>) -> Vec<regex::Regex> {
+    let p = profile
+        .and_then(esp_ws_sim::profile::find)
+        .or_else(|| esp_ws_sim::profile::find(esp_ws_sim::profile::DEFAULT))
+        .expect("the default profile exists");
+    p.ready_markers()
+        .iter()
+        .map(|r| regex::Regex::new(r).expect("valid regex"))
+        .collect()
 }
 
 fn quote(lines: &[String]) -> String {
@@ -311,6 +312,19 @@ pub async fn recover(inst: &Instance, opts: &RunOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// After a scenario crashed the firmware: [`recover`], and the reboot
+/// becomes part of the scenario's log (the next scenario starts on a fresh
+/// boot). Errors say why the target is gone.
+pub async fn recover_into(
+    run: &mut ScenarioRun,
+    inst: &Instance,
+    opts: &RunOptions,
+) -> Result<(), String> {
+    recover(inst, opts).await?;
+    run.log = inst.serial.lines(run.log_start, inst.serial.len());
+    Ok(())
+}
+
 /// A spinner on stderr while an instance boots (terminals only).
 fn boot_progress(label: &str) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
@@ -403,13 +417,8 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
         {
             notes.push(format!("{}{}", c.what, quote(&c.lines)));
         }
-        // The reboot belongs to this scenario's log: the next one starts
-        // on a fresh boot, or the run ends if the target is gone.
-        match recover(inst, opts).await {
-            Ok(()) => {
-                run.log = inst.serial.lines(run.log_start, inst.serial.len());
-                notes.push(format!("{}: the firmware rebooted", inst.label));
-            }
+        match recover_into(&mut run, inst, opts).await {
+            Ok(()) => notes.push(format!("{}: the firmware rebooted", inst.label)),
             Err(e) => notes.push(e),
         }
     }

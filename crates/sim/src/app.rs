@@ -1,39 +1,42 @@
 //! The application: ESP-IDF's `examples/protocols/http_server/ws_echo_server`
 //! (main/ws_echo_server.c of the modelled release).
 
-use crate::httpd::ws::{WS_PING, WS_TEXT};
+use crate::httpd::ws::{WS_CONTINUE, WS_PING, WS_TEXT};
 use crate::httpd::{
     ESP_ERR_NO_MEM, ESP_FAIL, ESP_OK, EspErr, Handler, HandshakeCb, Httpd, UriHandler, Work,
     WsFrame,
 };
 use crate::log;
 use crate::lwip::Fd;
+use crate::profile::{FrameRead, Triggers};
 
 pub const TAG: &str = "ws_echo_server";
 
-/// The handlers `start_webserver()` registers, in registration order.
+/// The handlers `start_webserver()` registers, in registration order
+/// (master: `/ws`, `/ws_partial`, `/auth`, ws_echo_server.c:317-319).
 pub fn uri_handlers(profile: &crate::profile::Profile) -> Vec<UriHandler> {
-    let mut v = vec![UriHandler {
-        uri: "/ws".into(),
+    let ws = |uri: &str, handler| UriHandler {
+        uri: uri.into(),
         method: crate::http_parser::HTTP_GET,
-        handler: Handler::Echo,
+        handler,
         is_websocket: true,
         handle_ws_control_frames: false,
         supported_subprotocol: None,
         ws_pre_handshake_cb: None,
         ws_post_handshake_cb: None,
-    }];
-    if profile.example_auth_endpoint {
-        v.push(UriHandler {
-            uri: "/auth".into(),
-            method: crate::http_parser::HTTP_GET,
-            handler: Handler::Echo,
-            is_websocket: true,
-            handle_ws_control_frames: false,
-            supported_subprotocol: None,
-            ws_pre_handshake_cb: Some(HandshakeCb::Pre),
-            ws_post_handshake_cb: Some(HandshakeCb::Post),
-        });
+    };
+    let ex = &profile.example;
+    let mut v = vec![ws("/ws", Handler::Echo)];
+    if ex.ws_partial {
+        v.push(ws("/ws_partial", Handler::EchoPartial));
+    }
+    if ex.auth_pre_handshake {
+        let mut auth = ws("/auth", Handler::Echo);
+        auth.ws_pre_handshake_cb = Some(HandshakeCb::Pre);
+        if ex.auth_post_handshake {
+            auth.ws_post_handshake_cb = Some(HandshakeCb::Post);
+        }
+        v.push(auth);
     }
     v
 }
@@ -50,7 +53,11 @@ fn calloc(hd: &Httpd, size: u64) -> Option<Vec<u8>> {
 /// Dispatches a URI handler.
 pub fn call_handler(hd: &mut Httpd, h: Handler) -> EspErr {
     match h {
-        Handler::Echo => echo_handler(hd),
+        Handler::Echo => match hd.profile.example.frame_read {
+            FrameRead::Buffer128 => echo_handler_v4_2(hd),
+            FrameRead::ProbeThenCalloc => echo_handler(hd),
+        },
+        Handler::EchoPartial => echo_partial_handler(hd),
     }
 }
 
@@ -121,8 +128,94 @@ fn ws_post_handshake_cb(hd: &mut Httpd) -> EspErr {
     ESP_OK
 }
 
-/// `echo_handler()`.
+/// An injected fault: a NULL dereference on a TEXT frame with this payload.
+fn injected_fault(hd: &Httpd, pkt: &WsFrame) -> bool {
+    if let Some(crate::chip::Fault::PanicOnMessage(m)) = &hd.fault
+        && pkt.r#type == WS_TEXT
+        && crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()) == m.as_slice()
+    {
+        load_prohibited(hd);
+        return true;
+    }
+    false
+}
+
+/// A load from address 0 (`strcmp(NULL, ...)` and the like): the CPU's
+/// LoadProhibited exception, ESP-IDF's panic handler, a reset. The core is
+/// the one the httpd task ran on (it has no affinity); the model says 0.
+fn load_prohibited(hd: &Httpd) {
+    crate::chip::panic(
+        &hd.con,
+        &hd.net,
+        hd.power.as_deref(),
+        0,
+        "LoadProhibited",
+        "Exception was unhandled.",
+    );
+}
+
+/// v4.2 `echo_handler()` (main/ws_echo_server.c:68-92): a zeroed 128-byte
+/// stack buffer and one read; frames longer than that fail with
+/// ESP_ERR_INVALID_SIZE.
+fn echo_handler_v4_2(hd: &mut Httpd) -> EspErr {
+    let mut pkt = WsFrame {
+        r#type: WS_TEXT,
+        payload: Some(vec![0; 128]),
+        ..Default::default()
+    };
+    let ret = hd.httpd_ws_recv_frame(&mut pkt, 128);
+    if ret != ESP_OK {
+        log!(
+            hd.con,
+            Error,
+            TAG,
+            "httpd_ws_recv_frame failed with {}",
+            ret
+        );
+        return ret;
+    }
+    // `%s` of the buffer: up to its first NUL. A 128-byte payload has none,
+    // and C reads on past the buffer (undefined); the model stops at its end.
+    let msg = crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()).to_vec();
+    log_bytes(
+        hd,
+        crate::console::Level::Info,
+        "Got packet with message: ",
+        &msg,
+    );
+    if injected_fault(hd, &pkt) {
+        return ESP_FAIL;
+    }
+    log!(hd.con, Info, TAG, "Packet type: {}", pkt.r#type);
+    if pkt.r#type == WS_TEXT && msg == b"Trigger async" {
+        return trigger_send(hd, |fd| Work::WsAsyncSend { fd });
+    }
+    let ret = hd.httpd_ws_send_frame(&pkt);
+    if ret != ESP_OK {
+        log!(
+            hd.con,
+            Error,
+            TAG,
+            "httpd_ws_send_frame failed with {}",
+            ret
+        );
+    }
+    ret
+}
+
+/// `echo_handler()` of v4.4 on.
 fn echo_handler(hd: &mut Httpd) -> EspErr {
+    let ex = hd.profile.example.clone();
+    if ex.handshake_get_branch && hd.req_method() == Some(crate::http_parser::HTTP_GET) {
+        // Called for the handshake (v4.4 … v5.5.4), and for a plain GET.
+        log!(
+            hd.con,
+            Info,
+            TAG,
+            "Handshake done, the new connection was opened"
+        );
+        return ESP_OK;
+    }
     let mut pkt = WsFrame {
         r#type: WS_TEXT,
         ..Default::default()
@@ -168,32 +261,36 @@ fn echo_handler(hd: &mut Httpd) -> EspErr {
             "Got packet with message: ",
             msg,
         );
-        if let Some(crate::chip::Fault::PanicOnMessage(m)) = &hd.fault
-            && pkt.r#type == WS_TEXT
-            && crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()) == m.as_slice()
-        {
-            crate::chip::panic(
-                &hd.con,
-                &hd.net,
-                hd.power.as_deref(),
-                0,
-                "LoadProhibited",
-                "Exception was unhandled.",
-            );
+        if injected_fault(hd, &pkt) {
             return ESP_FAIL;
         }
     }
     log!(hd.con, Info, TAG, "Packet type: {}", pkt.r#type);
-    if pkt.r#type == WS_TEXT
-        && let Some(p) = pkt.payload.as_deref()
-    {
-        // strncmp(payload, trigger, strlen(trigger)) == 0: a prefix match
-        // that stops at a NUL in the payload.
-        let text = crate::httpd::c_str_of(p);
-        if text.starts_with(b"Trigger async") {
-            return trigger_send(hd, |fd| Work::WsAsyncSend { fd });
-        } else if text.starts_with(b"Ping") {
-            return trigger_send(hd, |fd| Work::WsPingSend { fd });
+    if pkt.r#type == WS_TEXT {
+        match (ex.triggers, pkt.payload.as_deref()) {
+            // strncmp(payload, trigger, strlen(trigger)) == 0: a prefix
+            // match that stops at a NUL in the payload.
+            (Triggers::PrefixWithPing, Some(p)) => {
+                let text = crate::httpd::c_str_of(p);
+                if text.starts_with(b"Trigger async") {
+                    return trigger_send(hd, |fd| Work::WsAsyncSend { fd });
+                } else if text.starts_with(b"Ping") {
+                    return trigger_send(hd, |fd| Work::WsPingSend { fd });
+                }
+            }
+            (Triggers::PrefixWithPing, None) => {}
+            (Triggers::Exact { .. }, Some(p)) => {
+                if crate::httpd::c_str_of(p) == b"Trigger async" {
+                    return trigger_send(hd, |fd| Work::WsAsyncSend { fd });
+                }
+            }
+            // An empty frame left `payload` NULL: guarded from v5.4.3 and
+            // v5.5.2 on; before, strcmp(NULL, "Trigger async") faults.
+            (Triggers::Exact { null_guard: true }, None) => {}
+            (Triggers::Exact { null_guard: false }, None) => {
+                load_prohibited(hd);
+                return ESP_FAIL;
+            }
         }
     }
     let ret = hd.httpd_ws_send_frame(&pkt);
@@ -207,6 +304,95 @@ fn echo_handler(hd: &mut Httpd) -> EspErr {
         );
     }
     ret
+}
+
+/// master's `echo_partial_handler()` (ws_echo_server.c:201-274): the frame
+/// is read 64 bytes at a time and each piece sent on at once as a fragment,
+/// the first always as TEXT.
+fn echo_partial_handler(hd: &mut Httpd) -> EspErr {
+    const CHUNK_SIZE: u32 = 64;
+    let mut pkt = WsFrame {
+        r#type: WS_TEXT,
+        ..Default::default()
+    };
+    let ret = hd.httpd_ws_recv_frame_part(&mut pkt, 0);
+    if ret != ESP_OK {
+        log!(
+            hd.con,
+            Error,
+            TAG,
+            "httpd_ws_recv_frame_part failed to get frame len with {}",
+            ret
+        );
+        return ret;
+    }
+    log!(hd.con, Info, TAG, "Frame len is {}", pkt.len as i32);
+    if pkt.len != 0 {
+        let Some(buf) = calloc(hd, u64::from(CHUNK_SIZE)) else {
+            log!(
+                hd.con,
+                Error,
+                TAG,
+                "Failed to calloc memory for chunk buffer"
+            );
+            return ESP_ERR_NO_MEM;
+        };
+        pkt.payload = Some(buf);
+        pkt.fragmented = true;
+        let mut first = true;
+        while pkt.left_len > 0 {
+            let chunk = pkt.left_len.min(CHUNK_SIZE);
+            log!(
+                hd.con,
+                Info,
+                TAG,
+                "Reading chunk: left_len={}, chunk_size={}",
+                pkt.left_len,
+                chunk
+            );
+            let ret = hd.httpd_ws_recv_frame_part(&mut pkt, chunk as usize);
+            if ret != ESP_OK {
+                log!(
+                    hd.con,
+                    Error,
+                    TAG,
+                    "httpd_ws_recv_frame_part failed with {}",
+                    ret
+                );
+                return ret;
+            }
+            let send = WsFrame {
+                payload: pkt.payload.clone(),
+                len: chunk,
+                fragmented: true,
+                r#type: if first { WS_TEXT } else { WS_CONTINUE },
+                r#final: pkt.left_len == 0,
+                ..Default::default()
+            };
+            first = false;
+            let ret = hd.httpd_ws_send_frame(&send);
+            if ret != ESP_OK {
+                log!(
+                    hd.con,
+                    Error,
+                    TAG,
+                    "httpd_ws_send_frame failed with {}",
+                    ret
+                );
+                return ret;
+            }
+            log!(
+                hd.con,
+                Info,
+                TAG,
+                "Sent fragmented chunk: len={}, final={}",
+                chunk,
+                u8::from(send.r#final)
+            );
+        }
+    }
+    log!(hd.con, Info, TAG, "Packet type: {}", pkt.r#type);
+    ESP_OK
 }
 
 /// `trigger_async_send()` / `trigger_ping_send()`.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::console::{Clock, Console, Level, SerialSink, TickClock};
 use crate::httpd::{Httpd, HttpdConfig};
 use crate::lwip::{Lwip, LwipConfig, Wire};
-use crate::profile::Profile;
+use crate::profile::{Profile, Startup};
 use crate::{app, log};
 
 /// The address esp_event prints for the default event loop (`posted to loop
@@ -22,19 +22,22 @@ pub const DEFAULT_EVENT_LOOP_ADDR: &str = "0x3ffb9d74";
 /// built for CI; see the QEMU fact sheet, section 4.
 #[derive(Clone, Debug)]
 pub struct NetIdentity {
-    pub netif_desc: &'static str,
     pub ip: [u8; 4],
     pub mask: [u8; 4],
     pub gw: [u8; 4],
+    /// The MAC address QEMU gives its NIC and writes into the OpenCores
+    /// MAC's registers (QEMU's default, 52:54:00:12:34:56, in Espressif's
+    /// QEMU builds from esp-develop-9.2.2-20250228), which v5.x drivers use.
+    pub nic_mac: [u8; 6],
 }
 
 impl Default for NetIdentity {
     fn default() -> Self {
         NetIdentity {
-            netif_desc: "example_netif_eth",
             ip: [10, 0, 2, 15],
             mask: [255, 255, 255, 0],
             gw: [10, 0, 2, 2],
+            nic_mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
         }
     }
 }
@@ -68,9 +71,9 @@ pub struct ChipConfig {
 impl ChipConfig {
     pub fn new(profile: Arc<Profile>) -> Self {
         ChipConfig {
+            log_colors: profile.log_colors_default,
             profile,
             log_level: Level::Info,
-            log_colors: false,
             net: NetIdentity::default(),
             clock: None,
             fault: None,
@@ -367,47 +370,7 @@ fn main_task(
     power: Arc<Power>,
     httpd_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 ) {
-    log!(con, Info, "main_task", "Started on CPU0");
-    log!(con, Info, "main_task", "Calling app_main()");
-
-    // example_connect() with CONFIG_EXAMPLE_CONNECT_ETHERNET (OpenCores MAC):
-    // eth_connect.c example_ethernet_connect(), esp_netif_handlers.c
-    // esp_netif_action_got_ip(), eth_connect.c eth_on_got_ip(), and
-    // connect.c print_all_ips_tcpip().
-    let net = &cfg.net;
-    log!(con, Info, "ethernet_connect", "Waiting for IP(s).");
-    log!(
-        con,
-        Info,
-        "esp_netif_handlers",
-        "{} ip: {}, mask: {}, gw: {}",
-        net.netif_desc,
-        ip(net.ip),
-        ip(net.mask),
-        ip(net.gw)
-    );
-    log!(
-        con,
-        Info,
-        "ethernet_connect",
-        "Got IPv4 event: Interface \"{}\" address: {}",
-        net.netif_desc,
-        ip(net.ip)
-    );
-    log!(
-        con,
-        Info,
-        "example_common",
-        "Connected to {}",
-        net.netif_desc
-    );
-    log!(
-        con,
-        Info,
-        "example_common",
-        "- IPv4 address: {},",
-        ip(net.ip)
-    );
+    startup_log(&con, cfg.profile.startup, &cfg.net);
 
     // start_webserver()
     let config = HttpdConfig::default_for(&cfg.profile);
@@ -451,8 +414,148 @@ fn main_task(
             log!(con, Info, app::TAG, "Error starting server!");
         }
     }
-    log!(con, Info, "main_task", "Returned from app_main()");
+    if cfg.profile.startup.prints_app_main_return() {
+        log!(con, Info, "main_task", "Returned from app_main()");
+    }
     power.update(|st| st.app_main_returned = true);
+}
+
+fn mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The main task up to `start_webserver()`: `app_main()`'s call of
+/// `example_connect()` over the OpenCores Ethernet MAC with IPv4 only, as
+/// each release prints it at INFO level. The lines before the main task
+/// (second-stage bootloader, `cpu_start`, `heap_init`) describe the build
+/// (project name, compile time, ELF hash, memory map) and are not printed.
+fn startup_log(con: &Console, startup: Startup, net: &NetIdentity) {
+    match startup {
+        Startup::V4_2 | Startup::V4_4 => {
+            // protocol_examples_common/connect.c: the netif description is
+            // asprintf("%s: %s", TAG, "eth").
+            let desc = "example_connect: eth";
+            let (glue_tag, eth_mac) = if startup == Startup::V4_2 {
+                // v4.2 esp_eth_mac_openeth.c:296 reads the MAC with
+                // esp_read_mac(), which says where it found it
+                // (esp_common/src/mac_addr.c:53, :155); with a blank eFuse
+                // the Ethernet MAC is base + 3.
+                log!(con, Info, "system_api", "Base MAC address is not set");
+                log!(
+                    con,
+                    Info,
+                    "system_api",
+                    "read default base MAC address from EFUSE"
+                );
+                ("esp_eth.netif.glue", [0, 0, 0, 0, 0, 3])
+            } else {
+                // v4.4 connect.c:445-452 gives a non-internal MAC this one.
+                ("esp_eth.netif.netif_glue", [0x02, 0, 0, 0x12, 0x34, 0x56])
+            };
+            // esp_eth_netif_glue.c esp_eth_post_attach()
+            log!(con, Info, glue_tag, "{}", mac(eth_mac));
+            log!(con, Info, glue_tag, "ethernet attached to netif");
+            log!(con, Info, "example_connect", "Waiting for IP(s)");
+            log!(
+                con,
+                Info,
+                "esp_netif_handlers",
+                "{} ip: {}, mask: {}, gw: {}",
+                desc,
+                ip(net.ip),
+                ip(net.mask),
+                ip(net.gw)
+            );
+            log!(
+                con,
+                Info,
+                "example_connect",
+                "Got IPv4 event: Interface \"{}\" address: {}",
+                desc,
+                ip(net.ip)
+            );
+            log!(con, Info, "example_connect", "Connected to {}", desc);
+            log!(
+                con,
+                Info,
+                "example_connect",
+                "- IPv4 address: {}",
+                ip(net.ip)
+            );
+        }
+        Startup::V5 | Startup::V5EthernetInit => {
+            // components/freertos/app_startup.c main_task()
+            log!(con, Info, "main_task", "Started on CPU0");
+            log!(con, Info, "main_task", "Calling app_main()");
+            // eth_connect.c eth_start(): esp_netif_attach() →
+            // esp_eth_netif_glue.c esp_eth_post_attach() prints the MAC the
+            // OpenCores driver took from QEMU's registers.
+            let desc = "example_netif_eth";
+            log!(
+                con,
+                Info,
+                "esp_eth.netif.netif_glue",
+                "{}",
+                mac(net.nic_mac)
+            );
+            log!(
+                con,
+                Info,
+                "esp_eth.netif.netif_glue",
+                "ethernet attached to netif"
+            );
+            if startup == Startup::V5EthernetInit {
+                // ethernet_init.c eth_event_handler() (managed component
+                // espressif/ethernet_init 1.3.0): START, then CONNECTED
+                // from esp_eth_start()'s first link check (QEMU's PHY is up
+                // from reset).
+                let dev = "Ethernet(OPENETH[0,0])";
+                log!(con, Info, "ethernet_init", "{} Started", dev);
+                log!(con, Info, "ethernet_init", "{} Link Up", dev);
+                log!(
+                    con,
+                    Info,
+                    "ethernet_init",
+                    "{} HW Addr {}",
+                    dev,
+                    mac(net.nic_mac)
+                );
+            }
+            // eth_connect.c example_ethernet_connect(), esp_netif_handlers.c
+            // esp_netif_action_got_ip(), eth_connect.c eth_on_got_ip(), and
+            // connect.c print_all_ips_tcpip().
+            log!(con, Info, "ethernet_connect", "Waiting for IP(s).");
+            log!(
+                con,
+                Info,
+                "esp_netif_handlers",
+                "{} ip: {}, mask: {}, gw: {}",
+                desc,
+                ip(net.ip),
+                ip(net.mask),
+                ip(net.gw)
+            );
+            log!(
+                con,
+                Info,
+                "ethernet_connect",
+                "Got IPv4 event: Interface \"{}\" address: {}",
+                desc,
+                ip(net.ip)
+            );
+            log!(con, Info, "example_common", "Connected to {}", desc);
+            log!(
+                con,
+                Info,
+                "example_common",
+                "- IPv4 address: {},",
+                ip(net.ip)
+            );
+        }
+    }
 }
 
 /// ESP-IDF's panic handler (components/esp_system/panic.c

@@ -168,7 +168,9 @@ impl Console {
             .as_bytes(),
         );
         line.extend_from_slice(&record.message);
-        if color.is_some() {
+        // LOG_FORMAT appends LOG_RESET_COLOR to every line when colours are
+        // on, D and V lines included, though they have no colour to reset.
+        if self.inner.colors {
             line.extend_from_slice(b"\x1b[0m");
         }
         line.push(b'\n');

@@ -69,6 +69,10 @@ impl Default for LwipConfig {
 struct ConnState {
     rx: VecDeque<u8>,
     eof: bool,
+    /// `recv()` has returned the FIN (0) once. lwIP then shuts the receive
+    /// side (api_lib.c netconn_recv_data_tcp, "handle_fin"): later calls
+    /// fail with ENOTCONN and select no longer reports the socket readable.
+    eof_delivered: bool,
     reset: bool,
 }
 
@@ -223,7 +227,7 @@ impl Lwip {
             Some(Sock::Listen { backlog, .. }) => !backlog.is_empty(),
             Some(Sock::Udp { queue, .. }) => !queue.is_empty(),
             Some(Sock::Tcp { conn, .. }) => match st.conns.get(conn) {
-                Some(c) => !c.rx.is_empty() || c.eof || c.reset,
+                Some(c) => !c.rx.is_empty() || (c.eof && !c.eof_delivered) || c.reset,
                 // The connection is gone (host dropped it): an error is pending.
                 None => true,
             },
@@ -310,7 +314,14 @@ impl Lwip {
             if c.reset {
                 return Err(Errno::ECONNRESET);
             }
-            if c.eof || max == 0 {
+            if c.eof {
+                if c.eof_delivered {
+                    return Err(Errno::ENOTCONN);
+                }
+                c.eof_delivered = true;
+                return Ok(Vec::new());
+            }
+            if max == 0 {
                 return Ok(Vec::new());
             }
             match deadline {
@@ -420,6 +431,7 @@ impl Lwip {
             ConnState {
                 rx: VecDeque::new(),
                 eof: false,
+                eof_delivered: false,
                 reset: false,
             },
         );

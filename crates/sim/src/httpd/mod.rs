@@ -89,8 +89,8 @@ impl HttpdConfig {
             backlog_conn: 5,
             lru_purge_enable: false,
             recv_wait_timeout: Duration::from_secs(5),
-            max_req_hdr_len: profile.httpd_max_req_hdr_len,
-            max_uri_len: profile.httpd_max_uri_len,
+            max_req_hdr_len: profile.httpd.max_req_hdr_len,
+            max_uri_len: profile.httpd.max_uri_len,
         }
     }
 }
@@ -100,6 +100,8 @@ impl HttpdConfig {
 pub enum Handler {
     /// ws_echo_server's `echo_handler`.
     Echo,
+    /// master ws_echo_server's `echo_partial_handler`.
+    EchoPartial,
 }
 
 /// `ws_pre_handshake_cb` / `ws_post_handshake_cb` of an `httpd_uri_t`.
@@ -187,7 +189,8 @@ pub struct Req {
     ws_handshake_detect: bool,
     ws_type: u8,
     ws_final: bool,
-    mask_key: [u8; 4],
+    /// `httpd_resp_set_hdr()` headers of the response being built.
+    resp_hdrs: Vec<(&'static str, &'static str)>,
 }
 
 /// `hd_calls`: the URI handler table. The application task registers
@@ -222,6 +225,10 @@ pub struct Httpd {
     work: HashMap<u64, Work>,
     next_work: u64,
     pub(crate) req: Option<Req>,
+    /// `aux->mask_key`: the server has one request aux (`hd->hd_req_aux`)
+    /// for all its requests, so a mask read short keeps bytes of the
+    /// previous frame, whatever socket that came from.
+    aux_mask_key: [u8; 4],
     stopping: bool,
     /// An injected fault (tests of crash handling).
     pub fault: Option<crate::chip::Fault>,
@@ -319,6 +326,7 @@ impl Httpd {
             work: HashMap::new(),
             next_work: 0,
             req: None,
+            aux_mask_key: [0; 4],
             stopping: false,
             fault: None,
             power: None,
@@ -333,6 +341,10 @@ impl Httpd {
     /// debug level. The loop task has a higher priority than httpd, so the
     /// line appears right away.
     pub(crate) fn dispatch_event(&self, ev: ServerEvent) {
+        // esp_http_server has posted events since v5.0 only.
+        if !self.profile.httpd.events {
+            return;
+        }
         log!(
             self.con,
             Debug,
@@ -445,11 +457,24 @@ impl Httpd {
                 self.con,
                 Debug,
                 TAG,
-                self.profile.process_session_func,
+                self.profile.httpd.process_session_func,
                 "processing socket {}",
                 fd
             );
             if self.httpd_sess_process(slot) != ESP_OK {
+                if self.profile.httpd.select_loop_closes {
+                    // v4.2 httpd_main.c:199-205: the loop closes the socket
+                    // itself, then deletes the session.
+                    logf!(
+                        self.con,
+                        Debug,
+                        TAG,
+                        "httpd_server",
+                        "closing socket {}",
+                        fd
+                    );
+                    let _ = self.net.close(fd);
+                }
                 self.httpd_sess_delete(slot);
             }
         }
@@ -464,7 +489,11 @@ impl Httpd {
         let new_fd = match self.net.accept(self.listen_fd) {
             Ok(fd) => fd,
             Err(e) => {
-                logf!(self.con, Error, TAG, F, "error in accept ({})", e.0);
+                if self.profile.httpd.accept_errors_are_errors {
+                    logf!(self.con, Error, TAG, F, "error in accept ({})", e.0);
+                } else {
+                    logf!(self.con, Warn, TAG, F, "error in accept ({})", e.0);
+                }
                 return ESP_FAIL;
             }
         };
@@ -472,7 +501,11 @@ impl Httpd {
         // SO_RCVTIMEO = recv_wait_timeout (SO_SNDTIMEO has no effect here).
         let _ = self.net.set_rcvtimeo(new_fd, self.config.recv_wait_timeout);
         if self.httpd_sess_new(new_fd) != ESP_OK {
-            logf!(self.con, Error, TAG, F, "session creation failed");
+            if self.profile.httpd.accept_errors_are_errors {
+                logf!(self.con, Error, TAG, F, "session creation failed");
+            } else {
+                logf!(self.con, Warn, TAG, F, "session creation failed");
+            }
             let _ = self.net.close(new_fd);
             return ESP_FAIL;
         }
@@ -483,8 +516,11 @@ impl Httpd {
 
     /// `httpd_queue_work()`.
     pub fn httpd_queue_work(&mut self, work: Work) -> EspErr {
-        // The default, non-blocking mode: fail when the mbox is full.
-        if self.ctrl_sem == 0 {
+        // The default, non-blocking mode: fail when the mbox is full. Before
+        // the semaphore, a full mbox drops the datagram inside lwIP and the
+        // work silently never runs.
+        let fail_fast = self.profile.httpd.queue_work_fail_fast;
+        if fail_fast && self.ctrl_sem == 0 {
             logf!(
                 self.con,
                 Warn,
@@ -494,7 +530,9 @@ impl Httpd {
             );
             return ESP_FAIL;
         }
-        self.ctrl_sem -= 1;
+        if fail_fast {
+            self.ctrl_sem -= 1;
+        }
         let token = self.next_work;
         self.next_work += 1;
         self.work.insert(token, work);
@@ -507,7 +545,9 @@ impl Httpd {
                 "failed to queue work"
             );
             self.work.remove(&token);
-            self.ctrl_sem += 1;
+            if fail_fast {
+                self.ctrl_sem += 1;
+            }
             return ESP_FAIL;
         }
         ESP_OK
@@ -556,6 +596,11 @@ impl Httpd {
     /// The handle the application uses to register URI handlers.
     pub fn uri_table(&self) -> UriTable {
         self.uris.clone()
+    }
+
+    /// `req->method` of the request being handled.
+    pub fn req_method(&self) -> Option<u8> {
+        self.req.as_ref().map(|r| r.method)
     }
 
     /// The URI of the request being handled (`req->uri`).

@@ -9,12 +9,13 @@ use super::{
 };
 use crate::http_parser::{self, Callbacks, HttpParser};
 use crate::logf;
+use crate::profile::ControlFrames;
 
 const TAG: &str = "httpd_parse";
 
 /// `sizeof(r->uri)`: `CONFIG_HTTPD_MAX_URI_LEN + 1`.
 fn uri_capacity(hd: &Httpd) -> usize {
-    hd.profile.httpd_max_uri_len + 1
+    hd.profile.httpd.max_uri_len + 1
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -76,7 +77,14 @@ impl Cb<'_> {
             tag: TAG,
             message: [format!("{F}: received URI = ").as_bytes(), c_str(&uri)].concat(),
         });
-        if !(parser.http_major == 1 && (parser.http_minor == 0 || parser.http_minor == 1)) {
+        let supported = if self.hd.profile.httpd.strict_http_version {
+            parser.http_major == 1 && (parser.http_minor == 0 || parser.http_minor == 1)
+        } else {
+            // v4.x: `(major != 1) && (minor != 1)` rejects, so HTTP/1.x and
+            // HTTP/x.1 all pass.
+            parser.http_major == 1 || parser.http_minor == 1
+        };
+        if !supported {
             logf!(
                 self.hd.con,
                 Warn,
@@ -214,8 +222,10 @@ impl Callbacks for Cb<'_> {
                 self.pd.last_at = 0;
                 self.pd.last_length = 0;
                 self.pd.status = Status::HdrField;
-                let limit = self.req().max_req_hdr_len;
-                self.req().scratch_size_limit = limit;
+                if !self.hd.profile.httpd.fixed_scratch {
+                    let limit = self.req().max_req_hdr_len;
+                    self.req().scratch_size_limit = limit;
+                }
                 if self.pause_parsing(p, at) != ESP_OK {
                     return self.fail(HttpErr::E500);
                 }
@@ -231,8 +241,10 @@ impl Callbacks for Cb<'_> {
                 self.pd.last_at = at;
                 self.pd.last_length = 0;
                 self.pd.status = Status::HdrField;
-                let limit = self.req().max_req_hdr_len;
-                self.req().scratch_size_limit = limit;
+                if !self.hd.profile.httpd.fixed_scratch {
+                    let limit = self.req().max_req_hdr_len;
+                    self.req().scratch_size_limit = limit;
+                }
                 self.req().req_hdrs_count += 1;
             }
             Status::HdrField => {}
@@ -336,9 +348,28 @@ impl Callbacks for Cb<'_> {
                 return self.fail(HttpErr::E500);
             }
         }
-        // Without a body http_parser leaves content_length at ULLONG_MAX;
-        // C casts it to int (-1) to detect that.
-        let content_len = if p.content_length as i32 != -1 {
+        // Without a body http_parser leaves content_length at ULLONG_MAX.
+        let content_len = if self.hd.profile.httpd.content_length_u32_check {
+            // master (9d3f510c7f4): compared with ULLONG_MAX, and anything
+            // that does not fit 32 bits is refused.
+            if p.content_length == u64::MAX {
+                0
+            } else if p.content_length > u64::from(u32::MAX) {
+                logf!(
+                    self.hd.con,
+                    Warn,
+                    TAG,
+                    F,
+                    "Content-Length {} exceeds UINT32_MAX; rejecting with 413",
+                    p.content_length
+                );
+                return self.fail(HttpErr::E413);
+            } else {
+                p.content_length as usize
+            }
+        } else if p.content_length as i32 != -1 {
+            // C casts it to int (-1) to detect "no length" and keeps the
+            // low 32 bits.
             p.content_length as u32 as usize
         } else {
             0
@@ -380,6 +411,18 @@ impl Callbacks for Cb<'_> {
                     );
                     return self.fail(HttpErr::E400);
                 }
+            }
+            if self.hd.profile.ws.stricter_rfc6455 && !(p.http_major == 1 && p.http_minor == 1) {
+                logf!(
+                    self.hd.con,
+                    Warn,
+                    TAG,
+                    F,
+                    "WebSocket handshake requires HTTP/1.1, got {}.{}",
+                    p.http_major,
+                    p.http_minor
+                );
+                return self.fail(HttpErr::E400);
             }
             self.req().ws_handshake_detect = true;
         }
@@ -445,7 +488,7 @@ impl Httpd {
             let r = self.req.as_mut().expect("request");
             r.scratch.resize(offset + buf_len, 0);
         }
-        if self.profile.log_scratch_qsize {
+        if !self.profile.httpd.fixed_scratch {
             crate::log!(
                 self.con,
                 Debug,
@@ -492,13 +535,21 @@ impl Httpd {
     ) -> isize {
         const F: &str = "parse_block";
         if length == 0 {
+            let split = self.profile.httpd.split_too_long_message;
+            if !split {
+                logf!(self.con, Warn, TAG, F, "request URI/header too long");
+            }
             match pd.status {
                 Status::Url => {
-                    logf!(self.con, Warn, TAG, F, "request URI too long");
+                    if split {
+                        logf!(self.con, Warn, TAG, F, "request URI too long");
+                    }
                     pd.error = HttpErr::E414;
                 }
                 Status::HdrField | Status::HdrValue => {
-                    logf!(self.con, Warn, TAG, F, "request header too long");
+                    if split {
+                        logf!(self.con, Warn, TAG, F, "request header too long");
+                    }
                     pd.error = HttpErr::E431;
                 }
                 _ => {
@@ -614,7 +665,13 @@ impl Httpd {
             content_len: 0,
             remaining_len: 0,
             scratch: Vec::new(),
-            scratch_size_limit: self.config.max_uri_len,
+            // v4.x: one fixed `scratch[MAX(HDR, URI) + 1]` for the whole
+            // request (esp_httpd_priv.h); v5.x grows it by phase.
+            scratch_size_limit: if self.profile.httpd.fixed_scratch {
+                self.config.max_req_hdr_len.max(self.config.max_uri_len) + 1
+            } else {
+                self.config.max_uri_len
+            },
             req_hdrs_count: 0,
             max_req_hdr_len: self.config.max_req_hdr_len,
             max_uri_len: self.config.max_uri_len,
@@ -624,7 +681,7 @@ impl Httpd {
             ws_handshake_detect: false,
             ws_type: 0,
             ws_final: false,
-            mask_key: [0; 4],
+            resp_hdrs: Vec::new(),
         });
         let yn = |b: bool| if b { "Yes" } else { "No" };
         let sd = &self.sessions[slot];
@@ -640,29 +697,53 @@ impl Httpd {
             yn(close)
         );
         if done && let Some(handler) = handler {
-            if close {
-                // WS was marked as close state, do not deal with this socket.
+            let cf = self.profile.ws.control_frames;
+            if close && cf == ControlFrames::V5 {
+                // WS was marked as close state, do not deal with this socket
+                // (293830a8eee: v4.4.2, v5.0 on).
                 logf!(self.con, Debug, TAG, F, "WS was marked close");
                 return ESP_OK;
             }
+            if cf == ControlFrames::V4_2 {
+                // v4.2 httpd_parse.c:761, before the first byte is read.
+                logf!(
+                    self.con,
+                    Debug,
+                    TAG,
+                    F,
+                    "New WS request from existing socket"
+                );
+            }
             let mut ret = self.httpd_ws_get_frame_type();
             let ws_type = self.req.as_ref().expect("request").ws_type;
-            logf!(
-                self.con,
-                Debug,
-                TAG,
-                F,
-                "New WS request from existing socket, ws_type={}",
-                ws_type
-            );
+            if cf != ControlFrames::V4_2 {
+                logf!(
+                    self.con,
+                    Debug,
+                    TAG,
+                    F,
+                    "New WS request from existing socket, ws_type={}",
+                    ws_type
+                );
+            }
             if ws_type == super::ws::WS_CLOSE {
                 self.sessions[slot].ws_close = true;
+                if cf != ControlFrames::V5 {
+                    // v4.x: "Stop and return here immediately if it's a
+                    // CLOSE frame": the rest of the frame stays unread.
+                    return ret;
+                }
             } else if ws_type == super::ws::WS_PONG {
+                if cf == ControlFrames::V4_2 {
+                    // "Ignore PONG frame, as this is a server": its bytes
+                    // after the first stay in the socket (esp-idf#18227).
+                    return ret;
+                }
                 logf!(self.con, Debug, TAG, F, "Received PONG frame");
             }
             if ret == ESP_OK
                 && (ws_type < super::ws::WS_CLOSE
-                    || (self.profile.pong_to_handler && ws_type == super::ws::WS_PONG)
+                    || (self.profile.ws.pong_to_handler && ws_type == super::ws::WS_PONG)
                     || self.sessions[slot].ws_control_frames)
             {
                 ret = crate::app::call_handler(self, handler);
@@ -717,8 +798,8 @@ impl Httpd {
     pub(super) fn httpd_req_delete(&mut self) -> EspErr {
         while self.req.as_ref().is_some_and(|r| r.remaining_len > 0) {
             let remaining = self.req.as_ref().expect("request").remaining_len;
-            let n = self.httpd_req_recv(self.profile.httpd_purge_buf_len.min(remaining));
-            if n <= 0 {
+            let n = self.httpd_req_recv(self.profile.httpd.purge_buf_len.min(remaining));
+            if n < 0 || (n == 0 && self.profile.httpd.purge_stops_on_zero) {
                 self.httpd_req_cleanup();
                 return ESP_FAIL;
             }
@@ -754,6 +835,12 @@ impl Httpd {
             self.httpd_sess_trigger_close(fd);
         }
         self.req = None;
+    }
+
+    /// `httpd_req_get_hdr_value_len()` (0 when absent).
+    pub(crate) fn httpd_req_get_hdr_value_len(&self, field: &str) -> usize {
+        self.httpd_req_get_hdr_value_str(field, usize::MAX)
+            .map_or(0, |v| v.len())
     }
 
     /// `httpd_req_get_hdr_value_str(r, field, val, val_size)`: Ok(the bytes
@@ -812,10 +899,13 @@ impl Httpd {
             let full = strlen(v);
             let copied = full.min(val_size.saturating_sub(1));
             let value = (v..v + copied).map(at).collect();
-            // strlcpy() returns strlen(src): truncation is only reported
-            // when the value is *longer* than the buffer, so a value of
-            // exactly val_size characters is silently cut by one.
-            if val_size < full {
+            // v5.5.x: strlcpy() returns strlen(src) and truncation is only
+            // reported when the value is *longer* than the buffer, so a
+            // value of exactly val_size characters is silently cut by one.
+            // v4.x and master compare against strlen + 1, so a value that
+            // exactly fills the buffer is reported as truncated too.
+            if val_size < full || (self.profile.httpd.full_buffer_is_truncation && val_size == full)
+            {
                 return Err(ESP_ERR_HTTPD_RESULT_TRUNC);
             }
             return Ok(value);

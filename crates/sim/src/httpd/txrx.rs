@@ -5,6 +5,7 @@ use super::{
     HTTPD_SOCK_ERR_TIMEOUT, Httpd, PARSER_BLOCK_SIZE, ServerEvent,
 };
 use crate::lwip::{Errno, Fd};
+use crate::profile::{ErrorPages, RecvWithOpt};
 use crate::{log, logf};
 
 const TAG: &str = "httpd_txrx";
@@ -25,6 +26,8 @@ pub enum HttpErr {
     E404,
     E405,
     E408,
+    /// v5.x only (v4.x has no 413 case: its default page is the 500's).
+    E413,
     E414,
     E431,
     E500,
@@ -38,6 +41,7 @@ impl HttpErr {
             HttpErr::E404 => "404 Not Found",
             HttpErr::E405 => "405 Method Not Allowed",
             HttpErr::E408 => "408 Request Timeout",
+            HttpErr::E413 => "413 Content Too Large",
             HttpErr::E414 => "414 URI Too Long",
             HttpErr::E431 => "431 Request Header Fields Too Large",
             HttpErr::E500 => "500 Internal Server Error",
@@ -45,8 +49,24 @@ impl HttpErr {
         }
     }
 
+    /// The page of v4.x httpd_txrx.c `httpd_resp_send_err()`.
+    fn body_v4(self) -> &'static str {
+        match self {
+            HttpErr::E400 => "Server unable to understand request due to invalid syntax",
+            HttpErr::E404 => "This URI does not exist",
+            HttpErr::E405 => "Request method for this URI is not handled by server",
+            HttpErr::E408 => "Server closed this connection",
+            HttpErr::E413 => "Server has encountered an unexpected error",
+            HttpErr::E414 => "URI is too long for server to interpret",
+            HttpErr::E431 => "Header fields are too long for server to interpret",
+            HttpErr::E500 => "Server has encountered an unexpected error",
+            HttpErr::E505 => "HTTP version not supported by server",
+        }
+    }
+
     fn body(self) -> &'static str {
         match self {
+            HttpErr::E413 => "Content is too large",
             HttpErr::E400 => "Bad request syntax",
             HttpErr::E404 => "Nothing matches the given URI",
             HttpErr::E405 => "Specified method is invalid for this resource",
@@ -121,12 +141,16 @@ impl Httpd {
             }
         }
         let fd = self.sessions[slot].fd;
+        let variant = self.profile.httpd.recv_with_opt;
         loop {
             match self.httpd_default_recv(fd, want) {
                 Ok(data) if !data.is_empty() => {
                     want -= data.len();
                     out.extend_from_slice(&data);
                 }
+                // Up to v5.5.2 only `ret < 0` is an error: the peer's FIN
+                // adds nothing (and a blocking read goes round again).
+                Ok(_) if variant != RecvWithOpt::ZeroIsAnError => {}
                 other => {
                     let ret = match other {
                         Ok(_) => 0,
@@ -139,7 +163,8 @@ impl Httpd {
                     return (ret, out);
                 }
             }
-            if !(want > 0 && opt == RecvOpt::Blocking) {
+            // v4.x has no blocking option: one recv() whatever asked.
+            if !(want > 0 && opt == RecvOpt::Blocking && variant != RecvWithOpt::Single) {
                 break;
             }
         }
@@ -184,13 +209,29 @@ impl Httpd {
         ESP_OK
     }
 
-    /// `httpd_resp_send()` with no extra headers (all the model needs).
+    /// `httpd_resp_set_hdr()`.
+    pub(super) fn httpd_resp_set_hdr(&mut self, field: &'static str, value: &'static str) {
+        let r = self.req.as_mut().expect("request in progress");
+        r.resp_hdrs.push((field, value));
+        logf!(
+            self.con,
+            Debug,
+            TAG,
+            "httpd_resp_set_hdr",
+            "new header = {}: {}",
+            field,
+            value
+        );
+    }
+
+    /// `httpd_resp_send()`: the status block, each extra header in four
+    /// writes (field, ": ", value, CRLF), the blank line, the body.
     fn httpd_resp_send(&mut self, body: &[u8]) -> EspErr {
-        let (status, content_type) = {
+        let (status, content_type, headers) = {
             let r = self.req.as_mut().expect("request in progress");
             // Request headers are no longer available.
             r.req_hdrs_count = 0;
-            (r.status, r.content_type)
+            (r.status, r.content_type, r.resp_hdrs.clone())
         };
         let head = format!(
             "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
@@ -198,15 +239,24 @@ impl Httpd {
             content_type,
             body.len()
         );
-        log!(
-            self.con,
-            Debug,
-            TAG,
-            "httpd send buffer size = {}",
-            head.len()
-        );
+        if self.profile.httpd.log_send_buffer_size {
+            log!(
+                self.con,
+                Debug,
+                TAG,
+                "httpd send buffer size = {}",
+                head.len()
+            );
+        }
         if self.httpd_send_all(head.as_bytes()) != ESP_OK {
             return ESP_ERR_HTTPD_RESP_SEND;
+        }
+        for (field, value) in headers {
+            for piece in [field.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
+                if self.httpd_send_all(piece) != ESP_OK {
+                    return ESP_ERR_HTTPD_RESP_SEND;
+                }
+            }
         }
         if self.httpd_send_all(b"\r\n") != ESP_OK {
             return ESP_ERR_HTTPD_RESP_SEND;
@@ -221,8 +271,14 @@ impl Httpd {
 
     /// `httpd_resp_send_err()` with the default message.
     fn httpd_resp_send_err(&mut self, error: HttpErr) -> EspErr {
-        let status = error.status();
-        let msg = error.body();
+        let (status, msg) = match self.profile.httpd.error_pages {
+            ErrorPages::V5 => (error.status(), error.body()),
+            // v4.x falls back to the 500 page for codes it does not know.
+            ErrorPages::V4 if error == HttpErr::E413 => {
+                (HttpErr::E500.status(), HttpErr::E500.body_v4())
+            }
+            ErrorPages::V4 => (error.status(), error.body_v4()),
+        };
         logf!(
             self.con,
             Warn,
@@ -242,6 +298,26 @@ impl Httpd {
         let ret = self.httpd_resp_send(msg.as_bytes());
         self.dispatch_event(ServerEvent::Error);
         ret
+    }
+
+    /// `httpd_resp_send_custom_err()` (master): like `httpd_resp_send_err`
+    /// with the caller's message, and no ERROR event.
+    pub(super) fn httpd_resp_send_custom_err(&mut self, status: &'static str, msg: &str) -> EspErr {
+        logf!(
+            self.con,
+            Warn,
+            TAG,
+            "httpd_resp_send_custom_err",
+            "{} - {}",
+            status,
+            msg
+        );
+        {
+            let r = self.req.as_mut().expect("request in progress");
+            r.status = status;
+            r.content_type = "text/html";
+        }
+        self.httpd_resp_send(msg.as_bytes())
     }
 
     /// `httpd_req_handle_err()`: no custom error handlers are registered by

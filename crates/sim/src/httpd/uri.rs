@@ -183,9 +183,11 @@ impl Httpd {
                 logf!(self.con, Warn, TAG, F, "ws_post_handshake_cb failed");
                 return ESP_FAIL;
             }
-            // Since 5028b6230f5 (v5.5.5) the URI handler is not called for
-            // the handshake request.
-            return ESP_OK;
+            // v4.2 returns here, and so does v5.5.5 since 5028b6230f5;
+            // v4.4 … v5.5.4 go on to call the URI handler with the GET.
+            if !self.profile.ws.handler_on_handshake {
+                return ESP_OK;
+            }
         }
         if crate::app::call_handler(self, h.handler) != ESP_OK {
             logf!(self.con, Warn, TAG, F, "uri handler execution failed");

@@ -9,6 +9,7 @@ use super::{
     ESP_ERR_INVALID_VERSION, ESP_ERR_NOT_FOUND, ESP_FAIL, ESP_OK, EspErr, Httpd,
 };
 use crate::lwip::Fd;
+use crate::profile::{ControlFrames, HeaderReads, Subprotocol};
 use crate::{log, logf};
 
 const TAG: &str = "httpd_ws";
@@ -25,6 +26,10 @@ pub type WsType = u8;
 
 const WS_MAGIC_UUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
+/// SEC_WEBSOCKET_VERSION_HDR_MAX_LEN / SEC_WEBSOCKET_KEY_HDR_MAX_LEN of
+/// master's strict mode.
+const SEC_WEBSOCKET_HDR_MAX_LEN: usize = 255;
+
 /// `httpd_ws_frame_t`. `len` is a `size_t`, 32 bits on the ESP32: a 64-bit
 /// length on the wire is silently truncated when stored here.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +39,8 @@ pub struct WsFrame {
     pub r#type: WsType,
     pub payload: Option<Vec<u8>>,
     pub len: u32,
+    /// Payload bytes not read yet (master's partial reads).
+    pub left_len: u32,
 }
 
 impl Httpd {
@@ -54,10 +61,20 @@ impl Httpd {
             );
             return ESP_ERR_INVALID_STATE;
         }
-        // `char version_val[3]`
-        let version = match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Version", 3) {
-            Ok(v) => v,
-            Err(_) => {
+        let exact = self.profile.ws.exact_handshake_buffers;
+        let strict = self.profile.ws.stricter_rfc6455;
+        if strict && self.httpd_req_get_hdr_value_len("Host") == 0 {
+            logf!(self.con, Warn, TAG, F, "\"Host\" is not found");
+            return self.httpd_ws_send_handshake_error(
+                "400 Bad Request",
+                "Missing Host header",
+                false,
+            );
+        }
+        let version = if exact {
+            // master: a buffer of the value's own length.
+            let len = self.httpd_req_get_hdr_value_len("Sec-WebSocket-Version");
+            if len == 0 {
                 logf!(
                     self.con,
                     Warn,
@@ -65,7 +82,50 @@ impl Httpd {
                     F,
                     "\"Sec-WebSocket-Version\" is not found"
                 );
-                return ESP_ERR_NOT_FOUND;
+                return self.httpd_ws_send_handshake_error(
+                    "400 Bad Request",
+                    "Missing Sec-WebSocket-Version header",
+                    false,
+                );
+            }
+            if strict && len > SEC_WEBSOCKET_HDR_MAX_LEN {
+                logf!(
+                    self.con,
+                    Warn,
+                    TAG,
+                    F,
+                    "\"Sec-WebSocket-Version\" is too long"
+                );
+                return self.httpd_ws_send_handshake_error(
+                    "400 Bad Request",
+                    "Invalid Sec-WebSocket-Version header",
+                    false,
+                );
+            }
+            match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Version", len + 1) {
+                Ok(v) => v,
+                Err(_) => {
+                    return self.httpd_ws_send_handshake_error(
+                        "400 Bad Request",
+                        "Invalid Sec-WebSocket-Version header",
+                        false,
+                    );
+                }
+            }
+        } else {
+            // `char version_val[3]`
+            match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Version", 3) {
+                Ok(v) => v,
+                Err(_) => {
+                    logf!(
+                        self.con,
+                        Warn,
+                        TAG,
+                        F,
+                        "\"Sec-WebSocket-Version\" is not found"
+                    );
+                    return ESP_ERR_NOT_FOUND;
+                }
             }
         };
         if !version.eq_ignore_ascii_case(b"13") {
@@ -78,14 +138,78 @@ impl Httpd {
                 ]
                 .concat(),
             });
+            if self.profile.ws.handshake_error_responses {
+                return self.httpd_ws_send_handshake_error(
+                    "426 Upgrade Required",
+                    "WebSocket version not supported",
+                    true,
+                );
+            }
             return ESP_ERR_INVALID_VERSION;
         }
-        // `char sec_key_encoded[28]`
-        let key = match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Key", 28) {
-            Ok(k) => k,
-            Err(_) => {
+        let key = if exact {
+            let len = self.httpd_req_get_hdr_value_len("Sec-WebSocket-Key");
+            if len == 0 {
                 logf!(self.con, Warn, TAG, F, "Cannot find client key");
-                return ESP_ERR_NOT_FOUND;
+                return self.httpd_ws_send_handshake_error(
+                    "400 Bad Request",
+                    "Missing Sec-WebSocket-Key header",
+                    false,
+                );
+            }
+            if strict && len > SEC_WEBSOCKET_HDR_MAX_LEN {
+                logf!(
+                    self.con,
+                    Warn,
+                    TAG,
+                    F,
+                    "Sec-WebSocket-Key header is too long"
+                );
+                return self.httpd_ws_send_handshake_error(
+                    "400 Bad Request",
+                    "Invalid Sec-WebSocket-Key header",
+                    false,
+                );
+            }
+            let key = match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Key", len + 1) {
+                Ok(k) => k,
+                Err(_) => {
+                    return self.httpd_ws_send_handshake_error(
+                        "400 Bad Request",
+                        "Invalid Sec-WebSocket-Key header",
+                        false,
+                    );
+                }
+            };
+            // mbedtls_base64_decode() into a 16-byte buffer must succeed
+            // with exactly 16 bytes.
+            if strict
+                && base64::engine::general_purpose::STANDARD
+                    .decode(&key)
+                    .map_or(true, |d| d.len() != 16)
+            {
+                logf!(
+                    self.con,
+                    Warn,
+                    TAG,
+                    F,
+                    "Sec-WebSocket-Key is not a valid base64-encoded 16-byte nonce"
+                );
+                return self.httpd_ws_send_handshake_error(
+                    "400 Bad Request",
+                    "Invalid Sec-WebSocket-Key header",
+                    false,
+                );
+            }
+            key
+        } else {
+            // `char sec_key_encoded[28]`
+            match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Key", 28) {
+                Ok(k) => k,
+                Err(_) => {
+                    logf!(self.con, Warn, TAG, F, "Cannot find client key");
+                    return ESP_ERR_NOT_FOUND;
+                }
             }
         };
         let mut raw = key.clone();
@@ -102,21 +226,30 @@ impl Httpd {
         let accept = base64::engine::general_purpose::STANDARD.encode(Sha1::digest(&raw));
         logf!(self.con, Debug, TAG, F, "Generated server key: {}", accept);
 
-        // `char subprotocol[50]`, read with a size of 49.
-        let subprotocol = match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Protocol", 49) {
-            Ok(v) => v,
-            Err(ESP_ERR_HTTPD_RESULT_TRUNC) => {
-                log!(
-                    self.con,
-                    Warn,
-                    TAG,
-                    "Sec-WebSocket-Protocol length exceeded buffer size of {}, was truncated",
-                    50
-                );
-                // strlcpy() still filled the buffer.
-                self.hdr_value_prefix("Sec-WebSocket-Protocol", 48)
-            }
-            Err(_) => Vec::new(),
+        // `char subprotocol[50]`, read with a size of 49 (none in v4.2).
+        let subprotocol = match self.profile.ws.subprotocol {
+            Subprotocol::None => Vec::new(),
+            variant => match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Protocol", 49) {
+                Ok(v) => v,
+                Err(ESP_ERR_HTTPD_RESULT_TRUNC) => {
+                    let word = if variant == (Subprotocol::Prefix4 { typo: true }) {
+                        "trunctated"
+                    } else {
+                        "truncated"
+                    };
+                    log!(
+                        self.con,
+                        Warn,
+                        TAG,
+                        "Sec-WebSocket-Protocol length exceeded buffer size of {}, was {}",
+                        50,
+                        word
+                    );
+                    // strlcpy() still filled the buffer.
+                    self.hdr_value_prefix("Sec-WebSocket-Protocol", 48)
+                }
+                Err(_) => Vec::new(),
+            },
         };
         let mut resp = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
@@ -137,6 +270,21 @@ impl Httpd {
             return ESP_FAIL;
         }
         ESP_OK
+    }
+
+    /// master's `httpd_ws_send_handshake_error()`: an HTTP error page,
+    /// with `Sec-WebSocket-Version: 13` when the version was wrong.
+    fn httpd_ws_send_handshake_error(
+        &mut self,
+        status: &'static str,
+        message: &str,
+        supported_version: bool,
+    ) -> EspErr {
+        if supported_version {
+            self.httpd_resp_set_hdr("Sec-WebSocket-Version", "13");
+        }
+        let ret = self.httpd_resp_send_custom_err(status, message);
+        if ret == ESP_OK { ESP_FAIL } else { ret }
     }
 
     /// The first `n` bytes of a header value (what a truncating strlcpy left).
@@ -172,7 +320,17 @@ impl Httpd {
             .filter(|t| !t.is_empty())
             .collect();
         for t in &tokens {
-            if *t == supported.as_bytes() {
+            let matches = match self.profile.ws.subprotocol {
+                // strncmp(s, supported, sizeof(char *)): the first 4
+                // characters, or fewer where either string ends.
+                Subprotocol::Prefix4 { .. } => {
+                    let a = &t[..t.len().min(4)];
+                    let b = &supported.as_bytes()[..supported.len().min(4)];
+                    a == b
+                }
+                _ => *t == supported.as_bytes(),
+            };
+            if matches {
                 log!(
                     self.con,
                     Debug,
@@ -222,57 +380,132 @@ impl Httpd {
 
     /// `httpd_ws_recv_frame()`.
     pub fn httpd_ws_recv_frame(&mut self, frame: &mut WsFrame, max_len: usize) -> EspErr {
-        const F: &str = "httpd_ws_recv_frame";
+        self.httpd_ws_recv_frame_internal(frame, max_len, false)
+    }
+
+    /// `httpd_ws_recv_frame_part()` (master): reads at most `max_len` bytes
+    /// of the payload per call, `frame.left_len` says what is left.
+    pub fn httpd_ws_recv_frame_part(&mut self, frame: &mut WsFrame, max_len: usize) -> EspErr {
+        self.httpd_ws_recv_frame_internal(frame, max_len, true)
+    }
+
+    /// One read of a frame-header field into `buf`, as the release reads
+    /// it: Ok when the release takes the read as a success (`buf` then
+    /// holds what arrived over what it held), Err when it reports failure.
+    fn ws_header_read(&mut self, buf: &mut [u8]) -> Result<(), ()> {
+        let want = buf.len();
+        match self.profile.ws.header_reads {
+            HeaderReads::Single => {
+                // `httpd_recv_with_opt(..., false) <= 0` fails; a short read
+                // is accepted (esp-idf#15235).
+                let (n, data) = self.httpd_recv_with_opt(want, RecvOpt::None);
+                if n <= 0 {
+                    return Err(());
+                }
+                buf[..data.len()].copy_from_slice(&data);
+                Ok(())
+            }
+            HeaderReads::BlockingSignedCompare => {
+                // `httpd_recv_with_opt(...) < sizeof(x)` with an int on the
+                // left: a negative error becomes a huge unsigned value and
+                // passes (esp-idf#18483); the buffer keeps its old bytes.
+                let (n, data) = self.httpd_recv_with_opt(want, RecvOpt::Blocking);
+                if n >= 0 && (n as usize) < want {
+                    return Err(());
+                }
+                buf[..data.len()].copy_from_slice(&data);
+                Ok(())
+            }
+            HeaderReads::Blocking => {
+                let (n, data) = self.httpd_recv_with_opt(want, RecvOpt::Blocking);
+                if n != want as i32 {
+                    return Err(());
+                }
+                buf.copy_from_slice(&data);
+                Ok(())
+            }
+        }
+    }
+
+    /// `httpd_ws_recv_frame()` (`httpd_ws_recv_frame_internal()` on master),
+    /// in the release's order of reads and checks.
+    fn httpd_ws_recv_frame_internal(
+        &mut self,
+        frame: &mut WsFrame,
+        max_len: usize,
+        partial: bool,
+    ) -> EspErr {
+        let ws = self.profile.ws.clone();
+        let f = ws.recv_frame_func;
         let ret = self.httpd_ws_check_req();
         if ret != ESP_OK {
             return ret;
         }
-        if frame.len == 0 {
+        // v4.4 on: with `frame->len != 0` the header was read by an earlier
+        // call (the max_len = 0 probe).
+        if !ws.length_probe || frame.len == 0 {
             {
                 let r = self.req.as_ref().expect("request");
                 frame.r#type = r.ws_type;
                 frame.r#final = r.ws_final;
             }
-            let (n, second) = self.httpd_recv_with_opt(1, RecvOpt::Blocking);
-            if n != 1 {
-                logf!(self.con, Warn, TAG, F, "Failed to receive the second byte");
+            let mut second = [0u8; 1];
+            if self.ws_header_read(&mut second).is_err() {
+                logf!(self.con, Warn, TAG, f, "Failed to receive the second byte");
                 return ESP_FAIL;
             }
-            let second = second[0];
-            let masked = second & 0x80 != 0;
-            let init_len = second & 0x7f;
+            let masked = second[0] & 0x80 != 0;
+            let init_len = second[0] & 0x7f;
             if init_len < 126 {
                 frame.len = init_len as u32;
             } else if init_len == 126 {
-                let (n, b) = self.httpd_recv_with_opt(2, RecvOpt::Blocking);
-                if n != 2 {
-                    logf!(self.con, Warn, TAG, F, "Failed to receive 2 bytes length");
+                let mut b = [0u8; 2];
+                if self.ws_header_read(&mut b).is_err() {
+                    logf!(self.con, Warn, TAG, f, "Failed to receive 2 bytes length");
                     return ESP_FAIL;
                 }
                 frame.len = u32::from(b[0]) << 8 | u32::from(b[1]);
             } else {
-                let (n, b) = self.httpd_recv_with_opt(8, RecvOpt::Blocking);
-                if n != 8 {
-                    logf!(self.con, Warn, TAG, F, "Failed to receive 8 bytes length");
+                let mut b = [0u8; 8];
+                if self.ws_header_read(&mut b).is_err() {
+                    if ws.len64_error_says_2_bytes {
+                        logf!(self.con, Warn, TAG, f, "Failed to receive 2 bytes length");
+                    } else {
+                        logf!(self.con, Warn, TAG, f, "Failed to receive 8 bytes length");
+                    }
                     return ESP_FAIL;
                 }
                 let len64 = b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
                 // Stored in a 32-bit size_t.
                 frame.len = len64 as u32;
             }
+            frame.left_len = frame.len;
+            if ws.too_long_before_mask && frame.len as usize > max_len {
+                // v4.2 httpd_ws.c:222-226: before the mask is read.
+                logf!(self.con, Warn, TAG, f, "WS Message too long");
+                return ESP_ERR_INVALID_SIZE;
+            }
             if masked {
-                let (n, key) = self.httpd_recv_with_opt(4, RecvOpt::Blocking);
-                if n != 4 {
-                    logf!(self.con, Warn, TAG, F, "Failed to receive mask key");
+                // v4.2 reads into a zeroed local; later releases into the
+                // server's one `aux->mask_key`.
+                let mut key = if ws.length_probe {
+                    self.aux_mask_key
+                } else {
+                    [0u8; 4]
+                };
+                let r = self.ws_header_read(&mut key);
+                self.aux_mask_key = key;
+                if r.is_err() {
+                    logf!(self.con, Warn, TAG, f, "Failed to receive mask key");
                     return ESP_FAIL;
                 }
-                self.req.as_mut().expect("request").mask_key = [key[0], key[1], key[2], key[3]];
             } else {
-                logf!(self.con, Warn, TAG, F, "WS frame is not properly masked.");
+                logf!(self.con, Warn, TAG, f, "WS frame is not properly masked.");
                 return ESP_ERR_INVALID_STATE;
             }
         }
-        if frame.len as usize > max_len {
+        if ws.probe_logs_empty_frames {
+            // master: the probe is answered before the length is looked at.
             if max_len == 0 {
                 log!(
                     self.con,
@@ -282,38 +515,76 @@ impl Httpd {
                 );
                 return ESP_OK;
             }
-            logf!(self.con, Warn, TAG, F, "WS Message too long");
+            if frame.len as usize > max_len {
+                if !partial {
+                    logf!(self.con, Warn, TAG, f, "WS Message too long");
+                    return ESP_ERR_INVALID_SIZE;
+                }
+                logf!(
+                    self.con,
+                    Debug,
+                    TAG,
+                    f,
+                    "WS Message too long. User will have to call read again"
+                );
+            }
+        } else if !ws.too_long_before_mask && frame.len as usize > max_len {
+            if max_len == 0 {
+                log!(
+                    self.con,
+                    Debug,
+                    TAG,
+                    "regard max_len == 0 is OK for user to get frame len"
+                );
+                return ESP_OK;
+            }
+            logf!(self.con, Warn, TAG, f, "WS Message too long");
             return ESP_ERR_INVALID_SIZE;
         }
-        if frame.len == 0 {
+        if frame.left_len == 0 {
             return ESP_OK;
         }
         let Some(payload) = frame.payload.as_mut() else {
-            logf!(self.con, Warn, TAG, F, "Payload buffer is null");
+            logf!(self.con, Warn, TAG, f, "Payload buffer is null");
             return ESP_FAIL;
         };
-        let total = frame.len as usize;
+        let total = (frame.left_len as usize).min(max_len);
         let mut got: Vec<u8> = Vec::with_capacity(total);
-        while got.len() < total {
-            let (n, data) = self.httpd_recv_with_opt(total - got.len(), RecvOpt::None);
+        if ws.payload_loop {
+            while got.len() < total {
+                let (n, data) = self.httpd_recv_with_opt(total - got.len(), RecvOpt::None);
+                if n <= 0 {
+                    logf!(self.con, Warn, TAG, f, "Failed to receive payload");
+                    return ESP_FAIL;
+                }
+                got.extend_from_slice(&data);
+                log!(
+                    self.con,
+                    Debug,
+                    TAG,
+                    "Frame length: {}, Bytes Read: {}",
+                    frame.len,
+                    got.len()
+                );
+            }
+        } else {
+            // v4.2.0 … v4.2.2: one recv(); a short read is accepted and the
+            // rest of the buffer (zeroed by the caller) is unmasked as if it
+            // had arrived.
+            let (n, data) = self.httpd_recv_with_opt(total, RecvOpt::None);
             if n <= 0 {
-                logf!(self.con, Warn, TAG, F, "Failed to receive payload");
+                logf!(self.con, Warn, TAG, f, "Failed to receive payload");
                 return ESP_FAIL;
             }
             got.extend_from_slice(&data);
-            log!(
-                self.con,
-                Debug,
-                TAG,
-                "Frame length: {}, Bytes Read: {}",
-                frame.len,
-                got.len()
-            );
+            got.extend_from_slice(&payload[got.len()..total]);
         }
-        let key = self.req.as_ref().expect("request").mask_key;
+        let key = self.aux_mask_key;
+        let mask_offset = (frame.len - frame.left_len) as usize;
         for (i, b) in got.iter_mut().enumerate() {
-            *b ^= key[i % 4];
+            *b ^= key[(i + mask_offset) % 4];
         }
+        frame.left_len -= total as u32;
         payload[..total].copy_from_slice(&got);
         ESP_OK
     }
@@ -347,7 +618,13 @@ impl Httpd {
         } else {
             // 65535 itself takes this branch: `len < UINT16_MAX` is strict.
             header.push(127);
-            header.extend_from_slice(&u64::from(len).to_be_bytes());
+            if self.profile.ws.send_len64_bug {
+                // v4.2 httpd_ws.c:298: `for (idx = 2; idx > 9; idx--)`
+                // never runs, so the 8 length bytes stay 0.
+                header.extend_from_slice(&[0; 8]);
+            } else {
+                header.extend_from_slice(&u64::from(len).to_be_bytes());
+            }
         }
         let Some(slot) = self.httpd_sess_get(fd) else {
             return ESP_ERR_INVALID_ARG;
@@ -374,8 +651,8 @@ impl Httpd {
         if ret != ESP_OK {
             return ret;
         }
-        let (n, first) = self.httpd_recv_with_opt(1, RecvOpt::Blocking);
-        if n != 1 {
+        let mut first = [0u8; 1];
+        if self.ws_header_read(&mut first).is_err() {
             // Treated as a CLOSE frame so that the session gets closed.
             logf!(
                 self.con,
@@ -403,17 +680,22 @@ impl Httpd {
             r.ws_final = first & 0x80 != 0;
             r.ws_type = first & 0x0f;
         }
+        let cf = self.profile.ws.control_frames;
         let slot = self.req.as_ref().expect("request").slot;
-        if self.sessions[slot].ws_control_frames {
-            return ESP_OK;
+        if cf == ControlFrames::V5 {
+            if self.sessions[slot].ws_control_frames {
+                return ESP_OK;
+            }
+            logf!(
+                self.con,
+                Debug,
+                TAG,
+                F,
+                "Handler not requests control frames"
+            );
         }
-        logf!(
-            self.con,
-            Debug,
-            TAG,
-            F,
-            "Handler not requests control frames"
-        );
+        // v4.x answers PINGs whatever the handler asked for and leaves
+        // CLOSE (and PONG) to httpd_req_new.
         let ws_type = self.req.as_ref().expect("request").ws_type;
         if ws_type == WS_PING {
             logf!(
@@ -439,7 +721,7 @@ impl Httpd {
             }
             frame.r#type = WS_PONG;
             return self.httpd_ws_send_frame(&frame);
-        } else if ws_type == WS_CLOSE {
+        } else if ws_type == WS_CLOSE && cf == ControlFrames::V5 {
             logf!(
                 self.con,
                 Debug,
