@@ -1,13 +1,16 @@
-//! One test per scenario file under scenarios/, run against the simulator
-//! and asserted with insta (so `cargo insta review` and `cargo insta accept`
-//! handle the log snapshots). libtest-mimic gives the usual test runner:
-//! filters, `--list`, nextest.
+//! Every scenario under `scenarios/` on every firmware profile it applies to,
+//! as one test each (`name` on the default profile, `name@profile` on the
+//! others), its serial log asserted with insta against
+//! `scenarios/snapshots/name[@profile].snap`. A scenario that lists a known
+//! bug for a profile must fail there (and its snapshot shows how).
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, exec, snapshot};
+use esp_ws_sim::Profile;
 use esp_ws_target::SimOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -15,13 +18,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn options() -> RunOptions {
-    let profile = esp_ws_sim::profile::find(esp_ws_sim::profile::DEFAULT).expect("default profile");
+fn options(profile: Arc<Profile>) -> RunOptions {
+    let ready_markers = esp_ws_runner::default_ready_markers(Some(profile.name));
     RunOptions {
         target: TargetSpec::Sim(SimOptions {
+            log_colors: profile.log_colors_default,
             profile,
             log_level: esp_ws_log::Level::Debug,
-            log_colors: false,
             bind: "127.0.0.1:0".parse().unwrap(),
             fault: None,
             reboot_on_panic: true,
@@ -31,20 +34,17 @@ fn options() -> RunOptions {
         update: snapshot::Update::No,
         force_pass: false,
         artifacts: Artifacts::none(),
-        ready_markers: esp_ws_runner::default_ready_markers(),
+        ready_markers,
         boot_timeout: Duration::from_secs(30),
     }
 }
 
-fn run(path: &Path) -> Result<(), Failed> {
-    let scenario = esp_ws_scenario::load_file(path).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    let opts = options();
+fn run(
+    path: &Path,
+    scenario: esp_ws_scenario::Scenario,
+    profile: Arc<Profile>,
+) -> Result<(), Failed> {
+    let opts = options(profile.clone());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -55,41 +55,60 @@ fn run(path: &Path) -> Result<(), Failed> {
     };
     let run = rt.block_on(async {
         let inst = esp_ws_runner::start_instance(&opts, "sim".into()).await?;
-        let run = exec::run_scenario(&scenario, &inst, &opts.exec).await;
+        let mut run = exec::run_scenario(&scenario, &inst, &opts.exec).await;
+        if inst.crash(run.log_start).is_some() {
+            esp_ws_runner::recover_into(&mut run, &inst, &opts).await?;
+        }
         inst.stop().await;
         Ok::<_, String>(run)
     })?;
-    if run.failure.is_some() {
-        let result = esp_ws_runner::ScenarioResult {
-            file,
-            instance: "sim".into(),
-            status: esp_ws_runner::Status::Failed,
-            run: Some(run),
-            snapshot: None,
-            snapshot_path: PathBuf::new(),
-            snapshot_text: None,
-            elapsed: Duration::ZERO,
-            notes: Vec::new(),
-            artifacts: None,
-        };
-        return Err(esp_ws_runner::report::failure_details(&result).into());
+    let bug = scenario.known_bug(profile.name);
+    match (&run.failure, bug) {
+        (Some(_), None) => {
+            let result = esp_ws_runner::ScenarioResult {
+                file,
+                instance: "sim".into(),
+                status: esp_ws_runner::Status::Failed,
+                run: Some(run),
+                snapshot: None,
+                snapshot_path: PathBuf::new(),
+                snapshot_text: None,
+                elapsed: Duration::ZERO,
+                notes: Vec::new(),
+                artifacts: None,
+            };
+            return Err(esp_ws_runner::report::failure_details(&result).into());
+        }
+        (None, Some(b)) => {
+            return Err(format!(
+                "{} passed on {}, but it lists a known bug there ({}): is it fixed?",
+                scenario.name, profile.name, b.issue
+            )
+            .into());
+        }
+        _ => {}
     }
     let snapshot = snapshot::contents(&scenario, &run)?;
     let snapshot_dir = path.parent().unwrap_or(Path::new(".")).join("snapshots");
     let name = scenario.name.clone();
     let input = path.to_path_buf();
+    let suffix = (profile.name != esp_ws_sim::profile::DEFAULT).then_some(profile.name);
     std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(snapshot_dir);
         settings.set_prepend_module_to_snapshot(false);
         settings.set_input_file(input);
+        if let Some(s) = suffix {
+            settings.set_snapshot_suffix(s);
+        }
         settings.bind(|| {
             insta::assert_snapshot!(name.as_str(), snapshot);
         });
     }))
     .map_err(|_| {
         Failed::from(format!(
-            "the log snapshot of {name} does not match (see the diff above)"
+            "the log snapshot of {name}{} does not match (see the diff above)",
+            suffix.map(|s| format!("@{s}")).unwrap_or_default()
         ))
     })
 }
@@ -99,17 +118,41 @@ fn main() {
     let dir = root().join("scenarios");
     let files =
         esp_ws_runner::discover::find(std::slice::from_ref(&dir)).expect("scenarios/ exists");
-    let trials = files
-        .into_iter()
-        .map(|f| {
-            let name = f
-                .strip_prefix(&dir)
-                .unwrap_or(&f)
-                .with_extension("")
-                .to_string_lossy()
-                .replace('\\', "/");
-            Trial::test(name, move || run(&f))
-        })
-        .collect();
+    let profiles = esp_ws_sim::profile::all();
+    let mut trials = Vec::new();
+    for f in files {
+        let name = f
+            .strip_prefix(&dir)
+            .unwrap_or(&f)
+            .with_extension("")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let scenario = match esp_ws_scenario::load_file(&f) {
+            Ok(s) => s,
+            Err(errors) => {
+                let msg = errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                trials.push(Trial::test(name, move || Err(msg.into())));
+                continue;
+            }
+        };
+        for p in &profiles {
+            if let Some(list) = &scenario.firmware
+                && !list.iter().any(|n| n == p.name)
+            {
+                continue;
+            }
+            let trial_name = if p.name == esp_ws_sim::profile::DEFAULT {
+                name.clone()
+            } else {
+                format!("{name}@{}", p.name)
+            };
+            let (f, s, p) = (f.clone(), scenario.clone(), p.clone());
+            trials.push(Trial::test(trial_name, move || run(&f, s, p)));
+        }
+    }
     libtest_mimic::run(&args, trials).exit();
 }

@@ -77,15 +77,18 @@ fn write(path: &Path, body: &str) {
     std::fs::write(path, body).unwrap();
 }
 
+/// The scenarios that apply to the default firmware profile (the others
+/// are reported as skipped).
 fn scenario_count() -> usize {
     std::fs::read_dir(root().join("scenarios"))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| {
+            esp_ws_scenario::load_file(p)
                 .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "json")
+                .firmware
+                .is_none_or(|l| l.iter().any(|f| f == esp_ws_sim::profile::DEFAULT))
         })
         .count()
 }
