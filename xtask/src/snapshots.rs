@@ -18,28 +18,53 @@ fn collect(dir: &Path, out: &mut BTreeMap<PathBuf, String>) -> std::io::Result<(
     Ok(())
 }
 
-/// Snapshots whose scenario (same directory, same name) no longer exists.
-fn orphans(snaps: &BTreeMap<PathBuf, String>) -> Vec<PathBuf> {
-    let mut names: std::collections::HashSet<(PathBuf, String)> = Default::default();
-    let files = esp_ws_files(Path::new("scenarios"));
-    for f in files {
+/// Snapshots that no scenario run produces: their scenario (same
+/// directory, same name) is gone, or their profile (`name@profile`, none for
+/// the default) is not one the scenario applies to.
+fn orphans(snaps: &BTreeMap<PathBuf, String>) -> Vec<(PathBuf, &'static str)> {
+    // (snapshot dir, scenario name) -> the profiles the scenario runs on
+    let mut scenarios: std::collections::HashMap<(PathBuf, String), Option<Vec<String>>> =
+        Default::default();
+    for f in esp_ws_files(Path::new("scenarios")) {
         let Ok(text) = std::fs::read_to_string(&f) else {
             continue;
         };
-        let name = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
+        let v = serde_json::from_str::<serde_json::Value>(&text).ok();
+        let name = v
+            .as_ref()
             .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
             .unwrap_or_else(|| f.file_stem().unwrap().to_string_lossy().into_owned());
-        names.insert((f.parent().unwrap().join("snapshots"), name));
+        let firmware = v
+            .as_ref()
+            .and_then(|v| v.get("firmware"))
+            .and_then(|f| f.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            });
+        scenarios.insert((f.parent().unwrap().join("snapshots"), name), firmware);
     }
     snaps
         .keys()
-        .filter(|p| {
+        .filter_map(|p| {
             let stem = p.file_stem().unwrap().to_string_lossy();
-            let name = stem.split('@').next().unwrap_or(&stem).to_string();
-            !names.contains(&(p.parent().unwrap().to_path_buf(), name))
+            let (name, profile) = match stem.split_once('@') {
+                Some((n, pr)) => (n.to_string(), pr.to_string()),
+                None => (stem.to_string(), esp_ws_sim::profile::DEFAULT.to_string()),
+            };
+            let why = match scenarios.get(&(p.parent().unwrap().to_path_buf(), name)) {
+                None => "no scenario of that name; delete it if the scenario is gone",
+                Some(_) if esp_ws_sim::profile::find(&profile).is_none() => {
+                    "no firmware profile of that name"
+                }
+                Some(Some(list)) if !list.contains(&profile) => {
+                    "the scenario's firmware list leaves this profile out"
+                }
+                Some(_) => return None,
+            };
+            Some((p.clone(), why))
         })
-        .cloned()
         .collect()
 }
 
@@ -61,7 +86,23 @@ fn esp_ws_files(dir: &Path) -> Vec<PathBuf> {
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let mut before = BTreeMap::new();
     collect(Path::new("scenarios"), &mut before)?;
-    let code = crate::esp_ws(&["run", "scenarios", "--accept"], args)?;
+    // Every firmware profile has its own snapshots, unless the caller
+    // chose a profile or another target.
+    let chosen = args
+        .iter()
+        .any(|a| a == "--firmware" || a.starts_with("--firmware=") || a == "--target" || a.starts_with("--target="));
+    let mut code = ExitCode::SUCCESS;
+    if chosen {
+        code = crate::esp_ws(&["run", "scenarios", "--accept"], args)?;
+    } else {
+        for p in esp_ws_sim::profile::all() {
+            println!("== firmware profile {}", p.name);
+            let c = crate::esp_ws(&["run", "scenarios", "--accept", "--firmware", p.name], args)?;
+            if c != ExitCode::SUCCESS {
+                code = c;
+            }
+        }
+    }
     let mut after = BTreeMap::new();
     collect(Path::new("scenarios"), &mut after)?;
     let (mut changed, mut new, mut same) = (Vec::new(), Vec::new(), 0);
@@ -79,11 +120,8 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     for p in &new {
         println!("new:     {}", p.display());
     }
-    for p in orphans(&after) {
-        println!(
-            "orphan:  {} (no scenario of that name; delete it if the scenario is gone)",
-            p.display()
-        );
+    for (p, why) in orphans(&after) {
+        println!("orphan:  {} ({why})", p.display());
     }
     println!(
         "{} changed, {} new, {} unchanged (review with git diff scenarios/)",
