@@ -318,3 +318,191 @@ async fn sim_serves_a_standard_websocket_client_and_stops_on_sigterm() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn list_firmware_names_each_profile_then_its_esp_idf_version() {
+    let out = run(esp_ws().args(["sim", "--list-firmware"]));
+    assert!(out.status.success());
+    let o = text(&out.stdout);
+    let names: Vec<&str> = o
+        .lines()
+        .map(|l| {
+            let mut f = l.split('\t');
+            let name = f.next().unwrap();
+            let version = f.next().unwrap_or_default();
+            assert!(version.starts_with("ESP-IDF "), "{l:?}");
+            name
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "v5.5.5",
+            "v4.2",
+            "v4.4",
+            "v5.5.2",
+            "master",
+            "master-strict"
+        ],
+        "{o}"
+    );
+}
+
+/// `esp-ws sim` as a child: its serial lines, and a raw client that opens
+/// a WebSocket and goes away without a CLOSE (which the firmware logs as a
+/// warning at every level down to W).
+struct SimChild {
+    child: Reap,
+    lines: std::sync::mpsc::Receiver<String>,
+    port: u16,
+}
+
+impl SimChild {
+    fn start(args: &[&str]) -> SimChild {
+        let mut child = Reap(
+            esp_ws()
+                .args(["sim", "--port", "0"])
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut line = String::new();
+        BufReader::new(child.0.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected announcement: {line:?}"));
+        let stdout = child.0.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        SimChild {
+            child,
+            lines: rx,
+            port,
+        }
+    }
+
+    /// Opens /ws, then closes TCP without a CLOSE frame.
+    fn connect_and_drop(&self) {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+        let mut b = [0u8; 129];
+        c.read_exact(&mut b).unwrap();
+        assert!(b.starts_with(b"HTTP/1.1 101"));
+    }
+
+    /// Every line printed until `pat` shows up (which it must, in 10 s),
+    /// then whatever follows within `linger`.
+    fn lines_until(&self, pat: &str, linger: Duration) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(pat);
+                    seen.push(l);
+                    if hit {
+                        break;
+                    }
+                }
+                Err(_) => panic!("{pat:?} never appeared; saw:\n{}", seen.join("\n")),
+            }
+        }
+        while let Ok(l) = self.lines.recv_timeout(linger) {
+            seen.push(l);
+        }
+        seen
+    }
+}
+
+fn levels(lines: &[String]) -> std::collections::BTreeSet<char> {
+    lines
+        .iter()
+        .filter_map(|l| match esp_ws_log::parse_line(l) {
+            esp_ws_log::Line::Log(r) => Some(r.level.letter()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn log_level_shows_that_level_and_the_more_severe_ones() {
+    // Info: the start-up and the warning, no debug lines.
+    let sim = SimChild::start(&["--log-level", "info"]);
+    let boot = sim.lines_until("Returned from app_main()", Duration::ZERO);
+    sim.connect_and_drop();
+    let after = sim.lines_until("Failed to read header byte", Duration::from_millis(300));
+    let all: Vec<String> = boot.into_iter().chain(after).collect();
+    assert_eq!(levels(&all), ['I', 'W'].into(), "{all:#?}");
+    drop(sim.child);
+
+    // Warn: only the warning (and the ROM's own lines, which are not logs).
+    let sim = SimChild::start(&["--log-level", "warn"]);
+    std::thread::sleep(Duration::from_millis(300));
+    sim.connect_and_drop();
+    let lines = sim.lines_until("Failed to read header byte", Duration::from_millis(300));
+    assert_eq!(levels(&lines), ['W'].into(), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("rst:0x1 (POWERON_RESET)"))
+    );
+    drop(sim.child);
+
+    // Debug: everything the server says, down to D.
+    let sim = SimChild::start(&["--log-level", "debug"]);
+    let lines = sim.lines_until("Returned from app_main()", Duration::from_millis(300));
+    assert!(levels(&lines).contains(&'D'), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("httpd_thread: web server started")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn log_colors_are_esp_idfs_and_the_parser_strips_them() {
+    let sim = SimChild::start(&["--log-colors"]);
+    let lines = sim.lines_until("Returned from app_main()", Duration::ZERO);
+    let start = lines
+        .iter()
+        .find(|l| l.contains("Starting server on port"))
+        .unwrap();
+    // LOG_COLOR_I "I (ts) tag: msg" LOG_RESET_COLOR
+    assert!(start.starts_with("\x1b[0;32mI ("), "{start:?}");
+    assert!(start.ends_with("\x1b[0m"), "{start:?}");
+    match esp_ws_log::parse_line(start) {
+        esp_ws_log::Line::Log(r) => {
+            assert_eq!(r.tag, "ws_echo_server");
+            assert_eq!(r.message, "Starting server on port: '80'");
+        }
+        other => panic!("not parsed as a log line: {other:?}"),
+    }
+    drop(sim.child);
+
+    // v4.x builds colour by default (CONFIG_LOG_COLORS=y); --no-log-colors
+    // is the n of the same option.
+    let sim = SimChild::start(&["--firmware", "v4.2"]);
+    let lines = sim.lines_until("Registering URI handlers", Duration::ZERO);
+    assert!(lines.last().unwrap().starts_with("\x1b[0;32mI ("));
+    drop(sim.child);
+    let sim = SimChild::start(&["--firmware", "v4.2", "--no-log-colors"]);
+    let lines = sim.lines_until("Registering URI handlers", Duration::ZERO);
+    assert!(lines.iter().all(|l| !l.contains('\x1b')), "{lines:#?}");
+}
