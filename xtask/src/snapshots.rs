@@ -88,16 +88,22 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     collect(Path::new("scenarios"), &mut before)?;
     // Every firmware profile has its own snapshots, unless the caller
     // chose a profile or another target.
-    let chosen = args
-        .iter()
-        .any(|a| a == "--firmware" || a.starts_with("--firmware=") || a == "--target" || a.starts_with("--target="));
+    let chosen = args.iter().any(|a| {
+        a == "--firmware"
+            || a.starts_with("--firmware=")
+            || a == "--target"
+            || a.starts_with("--target=")
+    });
     let mut code = ExitCode::SUCCESS;
     if chosen {
         code = crate::esp_ws(&["run", "scenarios", "--accept"], args)?;
     } else {
         for p in esp_ws_sim::profile::all() {
             println!("== firmware profile {}", p.name);
-            let c = crate::esp_ws(&["run", "scenarios", "--accept", "--firmware", p.name], args)?;
+            let c = crate::esp_ws(
+                &["run", "scenarios", "--accept", "--firmware", p.name],
+                args,
+            )?;
             if c != ExitCode::SUCCESS {
                 code = c;
             }
