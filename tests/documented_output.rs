@@ -59,12 +59,9 @@ fn the_documented_session_prints_the_documented_log_line_for_line() {
     let profile = esp_ws_sim::profile::find("v4.2").unwrap();
     let opts = RunOptions {
         target: TargetSpec::Sim(SimOptions {
-            profile,
             log_level: esp_ws_log::Level::Debug,
             log_colors: false,
-            bind: "127.0.0.1:0".parse().unwrap(),
-            fault: None,
-            reboot_on_panic: true,
+            ..SimOptions::new(profile)
         }),
         jobs: 1,
         exec: Default::default(),

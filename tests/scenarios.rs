@@ -22,12 +22,8 @@ fn options(profile: Arc<Profile>) -> RunOptions {
     let ready_markers = esp_ws_runner::default_ready_markers(Some(profile.name));
     RunOptions {
         target: TargetSpec::Sim(SimOptions {
-            log_colors: profile.log_colors_default,
-            profile,
             log_level: esp_ws_log::Level::Debug,
-            bind: "127.0.0.1:0".parse().unwrap(),
-            fault: None,
-            reboot_on_panic: true,
+            ..SimOptions::new(profile)
         }),
         jobs: 1,
         exec: Default::default(),

@@ -168,12 +168,8 @@ fn sim_target(args: &RunArgs) -> Result<TargetSpec, String> {
         )
     })?;
     Ok(TargetSpec::Sim(SimOptions {
-        log_colors: profile.log_colors_default,
-        profile,
         log_level: args.log_level,
-        bind: "127.0.0.1:0".parse().expect("valid address"),
-        fault: None,
-        reboot_on_panic: true,
+        ..SimOptions::new(profile)
     }))
 }
 

@@ -47,6 +47,25 @@ pub struct SimArgs {
     /// as QEMU does with -no-reboot.
     #[arg(long)]
     pub no_reboot: bool,
+    /// How the example reaches the network: `ethernet` (the OpenCores MAC,
+    /// as built for QEMU) or `wifi` (a board; v5.x profiles).
+    #[arg(long, value_enum, default_value = "ethernet")]
+    pub network: NetworkKind,
+    /// CONFIG_EXAMPLE_WIFI_SSID_PWD_FROM_STDIN: the firmware asks for
+    /// "ssid password" on its console (read from stdin) before it connects.
+    /// Implies --network wifi.
+    #[arg(long)]
+    pub wifi_credentials_from_stdin: bool,
+    /// The IPv4 address the firmware reports getting (default: QEMU's
+    /// 10.0.2.15; the gateway is .1 of its /24, or 10.0.2.2 for QEMU's).
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<std::net::Ipv4Addr>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkKind {
+    Ethernet,
+    Wifi,
 }
 
 pub fn main(args: SimArgs) -> ExitCode {
@@ -73,9 +92,31 @@ pub fn main(args: SimArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let network = if args.wifi_credentials_from_stdin || args.network == NetworkKind::Wifi {
+        if !profile.startup.prints_app_main_return() {
+            eprintln!(
+                "error: --network wifi: the {} profile models the Ethernet build only (v5.x profiles have the Wi-Fi start-up)",
+                profile.name
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+        esp_ws_sim::chip::Network::Wifi {
+            credentials_from_stdin: args.wifi_credentials_from_stdin,
+        }
+    } else {
+        esp_ws_sim::chip::Network::Ethernet
+    };
     rt.block_on(async move {
+        let mut net = esp_ws_sim::NetIdentity::default();
+        if let Some(ip) = args.ip {
+            let o = ip.octets();
+            net.ip = o;
+            net.gw = [o[0], o[1], o[2], 1];
+        }
         let opts = SimOptions {
             profile: profile.clone(),
+            network,
+            net,
             log_level: args.log_level,
             log_colors: if args.log_colors {
                 true
@@ -107,7 +148,29 @@ pub fn main(args: SimArgs) -> ExitCode {
             }
         };
         eprintln!("esp-ws sim: listening on {}", host.local_addr());
+        // The console's receive side: stdin, as a USB-UART bridge's TX.
+        let (rx_tx, mut rx_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        std::thread::Builder::new()
+            .name("uart-rx".into())
+            .spawn(move || {
+                use std::io::Read;
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 256];
+                while let Ok(n) = stdin.read(&mut buf) {
+                    if n == 0 || rx_tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            })
+            .expect("spawn the uart-rx thread");
+        let uart = async {
+            while let Some(b) = rx_rx.recv().await {
+                host.uart_write(&b);
+            }
+            std::future::pending::<()>().await
+        };
         tokio::select! {
+            _ = uart => {}
             _ = wait_for_signal() => {}
             _ = async {
                 while !host.halted() {

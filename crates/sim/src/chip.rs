@@ -66,6 +66,68 @@ pub struct ChipConfig {
     /// CONFIG_ESP_SYSTEM_PANIC_PRINT_REBOOT, restarts it (false: it stays
     /// halted, which is what QEMU's `-no-reboot` shows a harness).
     pub reboot_on_panic: bool,
+    /// How example_connect() reaches the network.
+    pub network: Network,
+    /// UART0's receive side: what the host types into the console.
+    pub uart_rx: Arc<UartRx>,
+}
+
+/// The example's connection (protocol_examples_common), as configured.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Network {
+    /// CONFIG_EXAMPLE_CONNECT_ETHERNET with the OpenCores MAC: the build
+    /// for Espressif's QEMU (`fixtures/qemu/sdkconfig.qemu`).
+    #[default]
+    Ethernet,
+    /// CONFIG_EXAMPLE_CONNECT_WIFI: a board. With
+    /// `credentials_from_stdin` (CONFIG_EXAMPLE_WIFI_SSID_PWD_FROM_STDIN,
+    /// which ESP-IDF's CI builds use) the firmware asks for the SSID and
+    /// password on the console and waits for them.
+    Wifi { credentials_from_stdin: bool },
+}
+
+/// Bytes the host sends to the chip's UART, read a line at a time by the
+/// firmware (`fgets(buf, n, stdin)`).
+#[derive(Default)]
+pub struct UartRx {
+    state: Mutex<(Vec<u8>, bool)>,
+    cv: Condvar,
+}
+
+impl UartRx {
+    pub fn push(&self, bytes: &[u8]) {
+        self.state.lock().unwrap().0.extend_from_slice(bytes);
+        self.cv.notify_all();
+    }
+
+    /// Wakes every reader for good (power-off).
+    fn close(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.cv.notify_all();
+    }
+
+    fn reopen(&self) {
+        self.state.lock().unwrap().1 = false;
+    }
+
+    /// The next line (without its newline), or None once closed.
+    fn read_line(&self) -> Option<Vec<u8>> {
+        let mut st = self.state.lock().unwrap();
+        loop {
+            if let Some(i) = st.0.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = st.0.drain(..=i).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Some(line);
+            }
+            if st.1 {
+                return None;
+            }
+            st = self.cv.wait(st).unwrap();
+        }
+    }
 }
 
 impl ChipConfig {
@@ -78,6 +140,8 @@ impl ChipConfig {
             clock: None,
             fault: None,
             reboot_on_panic: true,
+            network: Network::Ethernet,
+            uart_rx: Arc::default(),
         }
     }
 }
@@ -163,6 +227,7 @@ impl Power {
 pub struct Chip {
     lwip: Arc<Lwip>,
     console: Console,
+    uart_rx: Arc<UartRx>,
     power: Arc<Power>,
     cpu: Option<JoinHandle<()>>,
 }
@@ -173,9 +238,9 @@ fn ip(a: [u8; 4]) -> String {
 
 impl Chip {
     /// Powers the chip on: it boots and runs the application, and after a
-    /// panic boots again (unless told not to). Returns once the first boot
-    /// has run `app_main` to its end, as a harness would wait for its log
-    /// line.
+    /// panic boots again (unless told not to). Returns at once, as the
+    /// chip starts booting; [`Chip::wait_booted`] waits for `app_main` to
+    /// return, as a harness waits for its log line.
     pub fn power_on(cfg: ChipConfig, serial: SerialSink, wire: Arc<dyn Wire>) -> Chip {
         let clock = cfg
             .clock
@@ -191,6 +256,7 @@ impl Chip {
             wire,
         ));
         let power = Arc::new(Power::new());
+        let uart_rx = cfg.uart_rx.clone();
         let cpu = {
             let console = console.clone();
             let lwip = lwip.clone();
@@ -200,14 +266,13 @@ impl Chip {
                 .spawn(move || cpu(cfg, console, lwip, power))
                 .expect("spawn the cpu thread")
         };
-        let chip = Chip {
+        Chip {
             lwip,
             console,
+            uart_rx,
             power,
             cpu: Some(cpu),
-        };
-        chip.wait_booted(Duration::from_secs(10));
-        chip
+        }
     }
 
     pub fn lwip(&self) -> Arc<Lwip> {
@@ -284,6 +349,7 @@ impl Chip {
         self.console.mute();
         self.power.update(|st| st.off = true);
         self.lwip.halt();
+        self.uart_rx.close();
         if let Some(t) = self.cpu.take() {
             let _ = t.join();
         }
@@ -309,6 +375,7 @@ fn cpu(cfg: ChipConfig, con: Console, lwip: Arc<Lwip>, power: Arc<Power>) {
             st.panicked = false;
         });
         rom_banner(&con, reason);
+        cfg.uart_rx.reopen();
         let httpd_thread: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::new(Mutex::new(None));
         let main = {
             let cfg = cfg.clone();
@@ -324,8 +391,10 @@ fn cpu(cfg: ChipConfig, con: Console, lwip: Arc<Lwip>, power: Arc<Power>) {
         power.wait_forever(|st| st.panicked || st.off);
         // Every task has stopped: lwIP is halted, so blocked calls return
         // and each task runs to its end (printing nothing: the UART is
-        // muted). A task waiting for the go-ahead is released too.
+        // muted). A task waiting for the go-ahead, or for a line on the
+        // UART, is released too.
         lwip.halt();
+        cfg.uart_rx.close();
         power.update(|st| st.httpd_may_run = true);
         let _ = main.join();
         if let Some(h) = httpd_thread.lock().unwrap().take() {
@@ -370,7 +439,17 @@ fn main_task(
     power: Arc<Power>,
     httpd_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 ) {
-    startup_log(&con, cfg.profile.startup, &cfg.net);
+    match cfg.network {
+        Network::Ethernet => startup_log(&con, cfg.profile.startup, &cfg.net),
+        Network::Wifi {
+            credentials_from_stdin,
+        } => {
+            if !wifi_startup_log(&con, &cfg, credentials_from_stdin) {
+                // Powered off while waiting at the prompt.
+                return;
+            }
+        }
+    }
 
     // start_webserver()
     let config = HttpdConfig::default_for(&cfg.profile);
@@ -418,6 +497,69 @@ fn main_task(
         log!(con, Info, "main_task", "Returned from app_main()");
     }
     power.update(|st| st.app_main_returned = true);
+}
+
+/// The main task up to `start_webserver()` on a board with
+/// CONFIG_EXAMPLE_CONNECT_WIFI (v5.x protocol_examples_common:
+/// wifi_connect.c `example_wifi_connect()`, `example_wifi_sta_do_connect()`,
+/// `example_handler_on_sta_got_ip()`; connect.c `print_all_ips_tcpip()`).
+/// The Wi-Fi driver's and PHY's own lines (`wifi:`, `phy_init:`) come from
+/// closed-source libraries and depend on the chip, its calibration and the
+/// access point, so the model prints none of them. False when the power
+/// went while the firmware waited for its credentials.
+fn wifi_startup_log(con: &Console, cfg: &ChipConfig, credentials_from_stdin: bool) -> bool {
+    let net = &cfg.net;
+    log!(con, Info, "main_task", "Started on CPU0");
+    log!(con, Info, "main_task", "Calling app_main()");
+    log!(con, Info, "example_connect", "Start example_connect.");
+    let mut ssid = Vec::new();
+    if credentials_from_stdin {
+        log!(con, Info, "example_connect", "Please input ssid password:");
+        let Some(line) = cfg.uart_rx.read_line() else {
+            return false;
+        };
+        // strtok_r(buf, " "): the SSID is the first word (32 bytes at most).
+        ssid = line
+            .split(|&b| b == b' ')
+            .find(|w| !w.is_empty())
+            .unwrap_or_default()
+            .to_vec();
+        ssid.truncate(32);
+    }
+    con.log(crate::console::Record {
+        level: Level::Info,
+        tag: "example_connect",
+        message: [b"Connecting to ".as_slice(), &ssid, b"..."].concat(),
+    });
+    log!(con, Info, "example_connect", "Waiting for IP(s)");
+    let desc = "example_netif_sta";
+    log!(
+        con,
+        Info,
+        "esp_netif_handlers",
+        "{} ip: {}, mask: {}, gw: {}",
+        desc,
+        ip(net.ip),
+        ip(net.mask),
+        ip(net.gw)
+    );
+    log!(
+        con,
+        Info,
+        "example_connect",
+        "Got IPv4 event: Interface \"{}\" address: {}",
+        desc,
+        ip(net.ip)
+    );
+    log!(con, Info, "example_common", "Connected to {}", desc);
+    log!(
+        con,
+        Info,
+        "example_common",
+        "- IPv4 address: {},",
+        ip(net.ip)
+    );
+    true
 }
 
 fn mac(m: [u8; 6]) -> String {

@@ -39,6 +39,29 @@ struct State {
     splitter: LineSplitter,
     file: Option<File>,
     closed: bool,
+    /// Secrets that must never be kept (Wi-Fi passwords): replaced in every
+    /// line, and the artifact is then written line by line, after that.
+    redact: Vec<Vec<u8>>,
+}
+
+/// What a redacted secret becomes.
+pub const REDACTED: &[u8] = b"[REDACTED]";
+
+fn redact(bytes: &mut Vec<u8>, secrets: &[Vec<u8>]) {
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i..].starts_with(s) {
+                out.extend_from_slice(REDACTED);
+                i += s.len();
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        *bytes = out;
+    }
 }
 
 #[derive(Clone)]
@@ -69,6 +92,7 @@ impl SerialLog {
                 splitter: LineSplitter::with_max_line(MAX_LINE),
                 file,
                 closed: false,
+                redact: Vec::new(),
             })),
             count: Arc::new(tx),
             start: Instant::now(),
@@ -82,14 +106,26 @@ impl SerialLog {
     /// Bytes from the target's UART. Callable from any thread.
     pub fn push(&self, bytes: &[u8]) {
         let mut st = self.lock();
-        if let Some(f) = st.file.as_mut() {
+        let redacting = !st.redact.is_empty();
+        if !redacting && let Some(f) = st.file.as_mut() {
             // A failing artifact write must not stop the run; the harness
             // still has the lines in memory.
             let _ = f.write_all(bytes).and_then(|_| f.flush());
         }
         let new = st.splitter.push(bytes);
         let at = self.start.elapsed();
-        for raw in new {
+        for mut raw in new {
+            if redacting {
+                let secrets = std::mem::take(&mut st.redact);
+                redact(&mut raw.bytes, &secrets);
+                st.redact = secrets;
+                if let Some(f) = st.file.as_mut() {
+                    let _ = f
+                        .write_all(&raw.bytes)
+                        .and_then(|_| f.write_all(b"\n"))
+                        .and_then(|_| f.flush());
+                }
+            }
             let index = st.lines.len();
             let line = raw.parse();
             st.lines.push(SerialLine {
@@ -107,7 +143,15 @@ impl SerialLog {
     /// The source ended (the process exited, the port closed).
     pub fn close(&self) {
         let mut st = self.lock();
-        if let Some(raw) = st.splitter.finish() {
+        if let Some(mut raw) = st.splitter.finish() {
+            if !st.redact.is_empty() {
+                let secrets = std::mem::take(&mut st.redact);
+                redact(&mut raw.bytes, &secrets);
+                st.redact = secrets;
+                if let Some(f) = st.file.as_mut() {
+                    let _ = f.write_all(&raw.bytes).and_then(|_| f.flush());
+                }
+            }
             let index = st.lines.len();
             let line = raw.parse();
             let at = self.start.elapsed();
@@ -122,6 +166,15 @@ impl SerialLog {
         let n = st.lines.len();
         drop(st);
         self.count.send_replace(n);
+    }
+
+    /// From now on `secret` is replaced by `[REDACTED]` in every line and in
+    /// the artifact file (which is then written a line at a time, so that a
+    /// secret split across two reads is still caught).
+    pub fn redact(&self, secret: &str) {
+        if !secret.is_empty() {
+            self.lock().redact.push(secret.as_bytes().to_vec());
+        }
     }
 
     pub fn is_closed(&self) -> bool {

@@ -33,6 +33,27 @@ pub struct SimOptions {
     /// After a panic the chip reboots (ESP-IDF's default), or stays halted
     /// (what QEMU's `-no-reboot` gives).
     pub reboot_on_panic: bool,
+    /// Ethernet as built for QEMU (default), or Wi-Fi as on a board.
+    pub network: esp_ws_sim::chip::Network,
+    /// The address the firmware reports (default: QEMU's 10.0.2.15).
+    pub net: esp_ws_sim::NetIdentity,
+}
+
+impl SimOptions {
+    /// The default profile's firmware, built for QEMU, on a free loopback
+    /// port: what `esp-ws run` simulates unless told otherwise.
+    pub fn new(profile: Arc<Profile>) -> SimOptions {
+        SimOptions {
+            log_colors: profile.log_colors_default,
+            profile,
+            log_level: Level::Info,
+            bind: "127.0.0.1:0".parse().expect("valid address"),
+            fault: None,
+            reboot_on_panic: true,
+            network: Default::default(),
+            net: Default::default(),
+        }
+    }
 }
 
 enum WireCmd {
@@ -60,6 +81,7 @@ impl Wire for ConnTable {
 
 pub struct SimHost {
     chip: Option<Chip>,
+    uart_rx: Arc<esp_ws_sim::chip::UartRx>,
     lwip: Arc<Lwip>,
     addr: SocketAddr,
     accept_task: JoinHandle<()>,
@@ -77,6 +99,9 @@ impl SimHost {
         cfg.log_colors = opts.log_colors;
         cfg.fault = opts.fault.clone();
         cfg.reboot_on_panic = opts.reboot_on_panic;
+        cfg.network = opts.network;
+        cfg.net = opts.net.clone();
+        let uart_rx = cfg.uart_rx.clone();
         let wire: Arc<dyn Wire> = table.clone();
         let chip = tokio::task::spawn_blocking(move || Chip::power_on(cfg, serial, wire))
             .await
@@ -91,6 +116,7 @@ impl SimHost {
         ));
         Ok(SimHost {
             chip: Some(chip),
+            uart_rx,
             lwip,
             addr,
             accept_task,
@@ -100,6 +126,11 @@ impl SimHost {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Types into the chip's console (UART0 receive).
+    pub fn uart_write(&self, bytes: &[u8]) {
+        self.uart_rx.push(bytes);
     }
 
     /// The firmware panicked: the chip is halted, until it has rebooted.
