@@ -70,6 +70,7 @@ fn the_documented_session_prints_the_documented_log_line_for_line() {
         artifacts: Artifacts::none(),
         ready_markers: esp_ws_runner::default_ready_markers(Some("v4.2")),
         boot_timeout: Duration::from_secs(30),
+        impair: None,
     };
     let scenario = esp_ws_scenario::load_file(
         &root().join("scenarios/esp-idf-readme-documented-session.json"),

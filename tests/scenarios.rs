@@ -32,6 +32,7 @@ fn options(profile: Arc<Profile>) -> RunOptions {
         artifacts: Artifacts::none(),
         ready_markers,
         boot_timeout: Duration::from_secs(30),
+        impair: None,
     }
 }
 
@@ -69,6 +70,7 @@ fn run(
                 snapshot: None,
                 snapshot_path: PathBuf::new(),
                 snapshot_text: None,
+                snapshot_scope: Default::default(),
                 elapsed: Duration::ZERO,
                 notes: Vec::new(),
                 artifacts: None,

@@ -23,6 +23,9 @@ pub enum TargetKind {
     Exec,
     /// Real firmware under Espressif's QEMU: `--firmware BUILD_DIR|IMAGE`.
     Qemu,
+    /// A real board on the network: `--host ADDR[:PORT]`, its log from
+    /// `--serial PORT`.
+    Board,
 }
 
 #[derive(Args)]
@@ -86,9 +89,44 @@ pub struct RunArgs {
     /// Where run folders with logs and transcripts go.
     #[arg(long, default_value = "esp-ws-artifacts")]
     pub artifacts: PathBuf,
-    /// Multiply every step timeout by this factor.
-    #[arg(long, default_value_t = 1.0)]
-    pub timeout_scale: f64,
+    /// Multiply every step timeout by this factor [default: 3 for a board,
+    /// 1 otherwise].
+    #[arg(long)]
+    pub timeout_scale: Option<f64>,
+    /// The board's address, for --target board: an IP address or a host
+    /// name, with :PORT when it is not 80.
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub host: Option<String>,
+    /// The board's USB serial port (e.g. /dev/ttyUSB0), for its log. Without
+    /// it, scenarios that expect log lines are skipped.
+    #[arg(long, value_name = "PORT")]
+    pub serial: Option<PathBuf>,
+    /// Baud rate of --serial (8N1, no flow control).
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    /// Reset the board through --serial's RTS/DTR lines (as esptool does)
+    /// and wait for it to boot; without it, esp-ws attaches to the running
+    /// board.
+    #[arg(long)]
+    pub reset: bool,
+    /// SSID to answer the firmware's "Please input ssid password:" prompt
+    /// with (CONFIG_EXAMPLE_WIFI_SSID_PWD_FROM_STDIN), over --serial.
+    #[arg(long, env = "ESP_WS_WIFI_SSID", value_name = "SSID")]
+    pub wifi_ssid: Option<String>,
+    /// The Wi-Fi password for that prompt; it is redacted from every log
+    /// and report (prefer the environment variable to the command line).
+    #[arg(
+        long,
+        env = "ESP_WS_WIFI_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub wifi_password: Option<String>,
+    /// Put esp-ws's impairment proxy between the client and the target,
+    /// e.g. delay=10ms,jitter=5ms,chunk=1..64 (keys: delay, jitter, chunk,
+    /// bandwidth, stall, reset, dir, seed).
+    #[arg(long, value_name = "SPEC")]
+    pub impair: Option<String>,
     /// The Host header sent in opening handshakes [default: the target's address].
     #[arg(long)]
     pub host_header: Option<String>,
@@ -171,6 +209,49 @@ fn sim_target(args: &RunArgs) -> Result<TargetSpec, String> {
         log_level: args.log_level,
         ..SimOptions::new(profile)
     }))
+}
+
+fn board_target(args: &RunArgs) -> Result<TargetSpec, String> {
+    let Some(host) = args.host.clone() else {
+        return Err("--target board needs the board's address: --host ADDR[:PORT]".into());
+    };
+    esp_ws_target::board::split_host(&host)?;
+    if args.jobs.is_some_and(|j| j > 1) {
+        return Err("--target board runs on one board: --jobs must be 1".into());
+    }
+    if args.reset && args.serial.is_none() {
+        return Err("--reset needs --serial (the reset goes through its RTS and DTR lines)".into());
+    }
+    let wifi = match (&args.wifi_ssid, &args.wifi_password) {
+        (Some(ssid), password) => {
+            if args.serial.is_none() {
+                return Err(
+                    "--wifi-ssid: the credentials are typed over --serial, which is missing".into(),
+                );
+            }
+            if ssid.contains(' ') || password.as_deref().is_some_and(|p| p.contains(' ')) {
+                return Err("--wifi-ssid / --wifi-password: the example reads \"ssid password\" split at spaces, so neither may contain one".into());
+            }
+            Some(esp_ws_target::WifiCredentials {
+                ssid: ssid.clone(),
+                password: password.clone().unwrap_or_default(),
+            })
+        }
+        (None, Some(_)) => return Err("--wifi-password needs --wifi-ssid".into()),
+        (None, None) => None,
+    };
+    Ok(TargetSpec::Board {
+        cfg: esp_ws_target::BoardConfig {
+            host,
+            serial: args.serial.clone().map(|path| esp_ws_target::SerialConfig {
+                path,
+                baud: args.baud,
+            }),
+            reset: args.reset,
+            wifi,
+        },
+        profile: args.profile.clone(),
+    })
 }
 
 fn exec_target(args: &RunArgs) -> Result<TargetSpec, String> {
@@ -294,16 +375,29 @@ async fn run(args: RunArgs) -> ExitCode {
             Err(e) => return usage(e),
         }
     }
-    if !(args.timeout_scale > 0.0 && args.timeout_scale <= 100.0) {
+    if let Some(t) = args.timeout_scale
+        && !(t > 0.0 && t <= 100.0)
+    {
         return usage(format!(
-            "--timeout-scale must be greater than 0 and at most 100, not {}",
-            args.timeout_scale
+            "--timeout-scale must be greater than 0 and at most 100, not {t}"
         ));
+    }
+    if args.target != TargetKind::Board {
+        for (given, flag) in [
+            (args.host.is_some(), "--host"),
+            (args.serial.is_some(), "--serial"),
+            (args.reset, "--reset"),
+        ] {
+            if given {
+                return usage(format!("{flag} is for --target board"));
+            }
+        }
     }
     let target = match args.target {
         TargetKind::Sim => sim_target(&args),
         TargetKind::Exec => exec_target(&args),
         TargetKind::Qemu => qemu_target(&args),
+        TargetKind::Board => board_target(&args),
     };
     let target = match target {
         Ok(t) => t,
@@ -325,10 +419,19 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return usage(format!("cannot create {}: {e}", args.artifacts.display())),
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let is_board = matches!(target, TargetSpec::Board { .. });
+    let jobs = if is_board {
+        1
+    } else {
+        args.jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    };
+    let impair = match args.impair.as_deref().map(esp_ws_impair::Impairment::parse) {
+        None => None,
+        Some(Ok(i)) => Some(i),
+        Some(Err(e)) => return usage(format!("--impair {e}")),
+    };
     let update = if args.accept {
         snapshot::Update::Always
     } else {
@@ -340,7 +443,11 @@ async fn run(args: RunArgs) -> ExitCode {
         target,
         jobs,
         exec: esp_ws_runner::ExecOptions {
-            timeout_scale: args.timeout_scale,
+            // Wi-Fi is slower and less even than loopback.
+            timeout_scale: args
+                .timeout_scale
+                .unwrap_or(if is_board { 3.0 } else { 1.0 }),
+            connect_attempts: if is_board { 5 } else { 1 },
             host_header: args.host_header.clone(),
             // A real firmware logs at its own pace: allow it more time to
             // go quiet after a scenario than the (exact) simulator needs.
@@ -356,6 +463,7 @@ async fn run(args: RunArgs) -> ExitCode {
         artifacts: artifacts.clone(),
         ready_markers,
         boot_timeout: args.boot_timeout,
+        impair,
     };
     let started = Instant::now();
     let n = jobs.min(scenarios.len());

@@ -75,6 +75,8 @@ pub struct ExecOptions {
     pub settle_quiet: Duration,
     /// The `Host` header sent by default.
     pub host_header: Option<String>,
+    /// TCP connection attempts of an `open` step (with backoff).
+    pub connect_attempts: u32,
 }
 
 impl Default for ExecOptions {
@@ -84,6 +86,7 @@ impl Default for ExecOptions {
             settle_max: Duration::from_secs(5),
             settle_quiet: Duration::from_millis(300),
             host_header: None,
+            connect_attempts: 1,
         }
     }
 }
@@ -357,6 +360,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// A step time as the scenario gives it, before `--timeout-scale`.
+    fn declared_ms(&self, scaled: Duration) -> u128 {
+        (scaled.as_secs_f64() * 1000.0 / self.opts.timeout_scale.max(f64::MIN_POSITIVE)).round()
+            as u128
+    }
+
     fn pieces_note(w: &sc::WriteOpts, len: usize) -> String {
         let n = w.split(&vec![0u8; len]).len();
         if n > 1 {
@@ -479,9 +488,31 @@ impl Ctx<'_> {
             )));
         }
         let addr = self.target.endpoint;
-        let conn = Connection::connect(addr, timeout)
-            .await
-            .map_err(|e| Fail::msg(format!("cannot connect to {addr}: {e}")))?;
+        // A board on Wi-Fi may refuse or drop a first attempt: try again,
+        // pausing twice as long each time, within the step's time.
+        let mut attempt = 1;
+        let mut pause = Duration::from_millis(100);
+        let conn = loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match Connection::connect(addr, left.min(timeout)).await {
+                Ok(c) => break c,
+                Err(e)
+                    if attempt < self.opts.connect_attempts
+                        && tokio::time::Instant::now() + pause < deadline =>
+                {
+                    tracing::debug!("connecting to {addr}, attempt {attempt}: {e}");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return Err(Fail::msg(format!(
+                        "cannot connect to {addr} ({attempt} attempt{}): {e}",
+                        if attempt == 1 { "" } else { "s" }
+                    )));
+                }
+            }
+        };
         let (bytes, key, first_line) = match &o.request {
             sc::Request::Http(h) => {
                 let (key, random) = match &h.key {
@@ -553,13 +584,15 @@ impl Ctx<'_> {
             ResponseEvent::Closed { how, partial } => {
                 format!("closed ({how}) after \"{}\"", esc(partial))
             }
+            // The scenario's own time (before --timeout-scale), so that the
+            // snapshot does not depend on the scale.
             ResponseEvent::Timeout { partial } if partial.is_empty() => {
-                format!("no response for {} ms", timeout.as_millis())
+                format!("no response for {} ms", self.declared_ms(timeout))
             }
             ResponseEvent::Timeout { partial } => {
                 format!(
                     "incomplete response after {} ms: \"{}\"",
-                    timeout.as_millis(),
+                    self.declared_ms(timeout),
                     esc(partial)
                 )
             }

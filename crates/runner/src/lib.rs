@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use esp_ws_scenario as sc;
-use esp_ws_target::{ExecConfig, Instance, QemuConfig, SimOptions};
+use esp_ws_target::{BoardConfig, ExecConfig, Instance, QemuConfig, SimOptions};
 
 pub use exec::{ExecOptions, ScenarioRun, StepFailure};
 
@@ -39,6 +39,11 @@ pub enum TargetSpec {
         cfg: QemuConfig,
         profile: String,
     },
+    /// A real board on the network, its log from its USB serial port.
+    Board {
+        cfg: BoardConfig,
+        profile: String,
+    },
 }
 
 impl TargetSpec {
@@ -47,6 +52,10 @@ impl TargetSpec {
             TargetSpec::Sim(o) => format!("simulator ({})", o.profile.name),
             TargetSpec::Exec { cfg, .. } => format!("program {}", cfg.program),
             TargetSpec::Qemu { cfg, .. } => format!("QEMU ({})", cfg.binary.path.display()),
+            TargetSpec::Board { cfg, .. } => match &cfg.serial {
+                Some(s) => format!("board at {} (serial {})", cfg.host, s.path.display()),
+                None => format!("board at {} (no serial log)", cfg.host),
+            },
         }
     }
 
@@ -56,6 +65,7 @@ impl TargetSpec {
             TargetSpec::Sim(_) => "sim",
             TargetSpec::Exec { .. } => "exec",
             TargetSpec::Qemu { .. } => "qemu",
+            TargetSpec::Board { .. } => "board",
         }
     }
 
@@ -64,7 +74,9 @@ impl TargetSpec {
     pub fn profile_name(&self) -> Option<&str> {
         match self {
             TargetSpec::Sim(o) => Some(o.profile.name),
-            TargetSpec::Exec { profile, .. } | TargetSpec::Qemu { profile, .. } => Some(profile),
+            TargetSpec::Exec { profile, .. }
+            | TargetSpec::Qemu { profile, .. }
+            | TargetSpec::Board { profile, .. } => Some(profile),
         }
     }
 
@@ -89,6 +101,8 @@ pub struct RunOptions {
     /// Log lines that mean the target is ready (all must appear, in order).
     pub ready_markers: Vec<regex::Regex>,
     pub boot_timeout: Duration,
+    /// The impairment proxy between the client and the target, if any.
+    pub impair: Option<esp_ws_impair::Impairment>,
 }
 
 /// The verdict on one scenario.
@@ -101,6 +115,8 @@ pub struct ScenarioResult {
     pub snapshot: Option<snapshot::Outcome>,
     pub snapshot_path: PathBuf,
     pub snapshot_text: Option<String>,
+    /// How much of the snapshot was compared.
+    pub snapshot_scope: snapshot::Scope,
     pub elapsed: Duration,
     /// Problems that are not step failures (settling, snapshot I/O).
     pub notes: Vec<String>,
@@ -163,11 +179,28 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
             let dir = dir.ok_or("a QEMU target needs an artifacts folder")?;
             Instance::start_qemu(label.clone(), cfg, dir).await?
         }
+        TargetSpec::Board { cfg, .. } => {
+            let dir = dir.ok_or("a board target needs an artifacts folder")?;
+            Instance::start_board(label.clone(), cfg, dir)
+                .await
+                .map_err(|e| format!("{label}: {e}"))?
+        }
     };
+    let mut inst = inst;
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + opts.boot_timeout;
     let progress = boot_progress(&label);
-    if let Err(err) = wait_ready(&inst, opts, 0, deadline, progress.as_ref()).await {
+    // A board that was not reset is already running: its boot log is
+    // gone, and it is ready when it answers a WebSocket handshake.
+    let attach = matches!(&opts.target, TargetSpec::Board { cfg, .. } if !cfg.reset);
+    let ready = if attach {
+        probe_websocket(inst.endpoint, deadline, progress.as_ref())
+            .await
+            .map_err(|e| format!("{label}: {e}{}", wifi_hint(&inst)))
+    } else {
+        wait_ready(&inst, opts, 0, deadline, progress.as_ref()).await
+    };
+    if let Err(err) = ready {
         if let Some(p) = &progress {
             p.finish_and_clear();
         }
@@ -182,9 +215,17 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
         started.elapsed().as_secs_f64()
     );
     if !matches!(opts.target, TargetSpec::Sim(_))
+        && !attach
         && let Err(e) = probe_until_served(inst.endpoint, deadline).await
     {
         let err = format!("{label}: {e}{}", log_hint(&inst));
+        inst.stop().await;
+        return Err(err);
+    }
+    if let Some(imp) = &opts.impair
+        && let Err(e) = inst.impair(imp.clone()).await
+    {
+        let err = format!("{label}: cannot start the impairment proxy: {e}");
         inst.stop().await;
         return Err(err);
     }
@@ -193,6 +234,86 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
     inst.settle(opts.exec.settle_quiet, opts.exec.settle_max)
         .await;
     Ok(inst)
+}
+
+/// When the firmware sits at its Wi-Fi prompt, what to do about it.
+fn wifi_hint(inst: &Instance) -> String {
+    let asked = inst
+        .serial
+        .lines(0, usize::MAX)
+        .iter()
+        .any(|l| l.text().contains(esp_ws_target::board::WIFI_PROMPT));
+    if asked {
+        format!(
+            "\n  the firmware asks for Wi-Fi credentials ({:?}): give them with --wifi-ssid and --wifi-password (or ESP_WS_WIFI_SSID and ESP_WS_WIFI_PASSWORD)",
+            esp_ws_target::board::WIFI_PROMPT
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// A running firmware is ready when it completes a WebSocket handshake on
+/// `/ws`; tried with growing pauses (a board on Wi-Fi may be slow to
+/// answer, or still joining the network) until `deadline`.
+async fn probe_websocket(
+    addr: std::net::SocketAddr,
+    deadline: tokio::time::Instant,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut attempts = 0;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        attempts += 1;
+        if let Some(p) = progress {
+            p.set_message(format!(
+                "WebSocket handshake with {addr}, attempt {attempts}"
+            ));
+        }
+        let attempt = async {
+            let mut s = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            let req = format!(
+                "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            );
+            s.write_all(req.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut got = Vec::new();
+            let mut b = [0u8; 256];
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut b).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("closed without a response".to_string());
+                }
+                got.extend_from_slice(&b[..n]);
+            }
+            // Going away without a CLOSE frame is what the firmware copes
+            // with best (it logs one warning and closes).
+            let _ = s.shutdown().await;
+            if got.starts_with(b"HTTP/1.1 101") {
+                Ok(())
+            } else {
+                let first = got.split(|&c| c == b'\r').next().unwrap_or_default();
+                Err(format!("answered {:?}", String::from_utf8_lossy(first)))
+            }
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let last = match tokio::time::timeout(left.min(Duration::from_secs(5)), attempt).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(_) => "no answer within 5 s".to_string(),
+        };
+        if tokio::time::Instant::now() + pause >= deadline {
+            return Err(format!(
+                "{addr} did not complete a WebSocket handshake on /ws after {attempts} attempts (last: {last})"
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
 }
 
 fn log_hint(inst: &Instance) -> String {
@@ -251,10 +372,11 @@ async fn wait_ready(
                     .map(|l| l.text())
                     .collect();
                 return Err(format!(
-                    "{label}: not ready after {}: the serial log never showed /{}/; its last lines:{}{}",
+                    "{label}: not ready after {}: the serial log never showed /{}/; its last lines:{}{}{}",
                     humantime::format_duration(opts.boot_timeout),
                     m.as_str(),
                     quote(&tail),
+                    wifi_hint(inst),
                     log_hint(inst)
                 ));
             }
@@ -395,11 +517,48 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
             snapshot: None,
             snapshot_path,
             snapshot_text: None,
+            snapshot_scope: snapshot::Scope::Full,
             elapsed: Duration::ZERO,
             notes: Vec::new(),
             artifacts: None,
         };
     }
+    let segmenting = opts.impair.as_ref().is_some_and(|i| i.changes_segments());
+    let skip = if !inst.has_serial_log() && file.scenario.expects_log() {
+        Some("it expects serial-log lines, and the board has no --serial".to_string())
+    } else if segmenting && file.scenario.needs_exact_segments {
+        Some(format!(
+            "it depends on how the client's writes arrive, which --impair {} changes",
+            opts.impair
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default()
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = skip {
+        return ScenarioResult {
+            file: file.clone(),
+            instance: inst.label.clone(),
+            status: Status::Skipped(why),
+            run: None,
+            snapshot: None,
+            snapshot_path,
+            snapshot_text: None,
+            snapshot_scope: snapshot::Scope::Full,
+            elapsed: Duration::ZERO,
+            notes: Vec::new(),
+            artifacts: None,
+        };
+    }
+    let scope = if !inst.has_serial_log() {
+        snapshot::Scope::WireOnly
+    } else if segmenting {
+        snapshot::Scope::WithoutDebugLines
+    } else {
+        snapshot::Scope::Full
+    };
     let bug = opts
         .target
         .profile_name()
@@ -446,7 +605,7 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
             } else {
                 opts.update
             };
-            match snapshot::check(&snapshot_path, &text, &input_file, update) {
+            match snapshot::check_scoped(&snapshot_path, &text, &input_file, update, scope) {
                 Ok(o) => (Some(text), Some(o)),
                 Err(e) => {
                     notes.push(format!("snapshot {}: {e}", snapshot_path.display()));
@@ -495,6 +654,7 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
         snapshot: outcome,
         snapshot_path,
         snapshot_text,
+        snapshot_scope: scope,
         elapsed: started.elapsed(),
         notes,
         artifacts,
@@ -588,6 +748,7 @@ fn not_run(file: &ScenarioFile, why: &str) -> ScenarioResult {
         snapshot: None,
         snapshot_path: PathBuf::new(),
         snapshot_text: None,
+        snapshot_scope: snapshot::Scope::Full,
         elapsed: Duration::ZERO,
         notes: Vec::new(),
         artifacts: None,

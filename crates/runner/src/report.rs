@@ -61,13 +61,21 @@ pub fn failure_details(r: &ScenarioResult) -> String {
     }
     match &r.snapshot {
         Some(Outcome::Differs { old, written }) => {
+            let what = match r.snapshot_scope {
+                snapshot::Scope::Full => "",
+                snapshot::Scope::WireOnly => " (its wire part: there is no serial log)",
+                snapshot::Scope::WithoutDebugLines => {
+                    " (without debug lines: the link changed how writes arrive)"
+                }
+            };
             let _ = writeln!(
                 s,
-                "  snapshot {} does not match:",
+                "  snapshot {}{what} does not match:",
                 crate::display_path(&r.snapshot_path)
             );
             if let Some(new) = &r.snapshot_text {
-                s.push_str(&indent(&snapshot::diff(old, new), "    "));
+                let new = snapshot::view(new, r.snapshot_scope);
+                s.push_str(&indent(&snapshot::diff(old, &new), "    "));
             }
             if let Some(p) = written {
                 let _ = writeln!(

@@ -216,6 +216,61 @@ impl Outcome {
     }
 }
 
+/// How much of a snapshot a run can vouch for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Everything.
+    #[default]
+    Full,
+    /// Not the debug and verbose lines: the link split or merged the
+    /// client's writes (an impairment), and the firmware's debug log shows
+    /// every read it made.
+    WithoutDebugLines,
+    /// The wire only: there is no serial log (a board without `--serial`).
+    WireOnly,
+}
+
+/// The part of a snapshot text that `scope` covers.
+pub fn view(text: &str, scope: Scope) -> String {
+    let text = normalize_for_compare(text);
+    match scope {
+        Scope::Full => text,
+        Scope::WireOnly => text
+            .lines()
+            .take_while(|l| !l.starts_with("serial log ("))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Scope::WithoutDebugLines => text
+            .lines()
+            .filter(|l| !(l.starts_with("  D (") || l.starts_with("  V (")))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// Compares the part of `new` that `scope` covers with the same part of
+/// the snapshot at `path`. A partial view is never written: it would
+/// replace a whole snapshot with less.
+pub fn check_scoped(
+    path: &Path,
+    new: &str,
+    input_file: &str,
+    update: Update,
+    scope: Scope,
+) -> std::io::Result<Outcome> {
+    if scope == Scope::Full {
+        return check(path, new, input_file, update);
+    }
+    Ok(match read(path)? {
+        Some(old) if view(&old, scope) == view(new, scope) => Outcome::Matches,
+        Some(old) => Outcome::Differs {
+            old: view(&old, scope),
+            written: None,
+        },
+        None => Outcome::New { written: None },
+    })
+}
+
 /// Compares `new` with the snapshot at `path` and writes files per `update`.
 pub fn check(path: &Path, new: &str, input_file: &str, update: Update) -> std::io::Result<Outcome> {
     let pending = path.with_extension("snap.new");

@@ -45,11 +45,22 @@ pub struct Scenario {
     pub known_bugs: Vec<KnownBug>,
     /// Extra normalization rules for the log snapshot, in order.
     pub normalize: Vec<NormalizeRule>,
+    /// The outcome depends on how the client's writes arrive (each one
+    /// TCP segment, not split or merged on the way).
+    pub needs_exact_segments: bool,
     /// Never empty.
     pub steps: Vec<Step>,
 }
 
 impl Scenario {
+    /// True when a step waits for serial-log lines (which a target without
+    /// a serial log cannot show).
+    pub fn expects_log(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::ExpectLog(_)))
+    }
+
     /// The timeout that applies to `step`: its own override or the scenario default.
     pub fn step_timeout(&self, step: &Step) -> Duration {
         step.kind.timeout().unwrap_or(self.timeout)

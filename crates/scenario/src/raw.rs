@@ -99,6 +99,10 @@ pub(crate) struct RawScenario {
     pub firmware: Option<Vec<String>>,
     /// Extra normalization rules applied to the log snapshot, in order.
     pub normalize: Option<Vec<RawNormalize>>,
+    /// The outcome depends on how the client's writes arrive (each write one
+    /// TCP segment): the scenario is skipped when `--impair` splits or
+    /// merges writes.
+    pub needs_exact_segments: Option<bool>,
     /// Firmware profiles with a known bug this scenario exposes: on them the
     /// scenario must fail (and is reported as reproducing the bug); passing
     /// there is an error, like a strict expected failure.

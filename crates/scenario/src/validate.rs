@@ -547,6 +547,7 @@ pub(crate) fn validate(
         firmware: raw.firmware,
         known_bugs,
         normalize,
+        needs_exact_segments: raw.needs_exact_segments.unwrap_or(false),
         steps,
     })
 }

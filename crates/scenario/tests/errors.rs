@@ -174,7 +174,7 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "err_unknown_top_field.json",
         &[
-            r#"tests/fixtures/err_unknown_top_field.json:3:11: timeout: unknown field `timeout`, expected one of `$schema`, `version`, `name`, `description`, `timeout_ms`, `log_level`, `firmware`, `normalize`, `known_bugs`, `steps`"#,
+            r#"tests/fixtures/err_unknown_top_field.json:3:11: timeout: unknown field `timeout`, expected one of `$schema`, `version`, `name`, `description`, `timeout_ms`, `log_level`, `firmware`, `normalize`, `needs_exact_segments`, `known_bugs`, `steps`"#,
         ],
     ),
     (

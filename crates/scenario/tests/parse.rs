@@ -391,6 +391,7 @@ fn every_step_kind_parses_to_the_expected_model() {
             regex: s(r"token=\w+"),
             replace: s("token=[T]"),
         }],
+        needs_exact_segments: true,
         steps: expected_steps,
     };
 
@@ -399,6 +400,8 @@ fn every_step_kind_parses_to_the_expected_model() {
     assert_eq!(scenario.description, expected.description);
     assert_eq!(scenario.timeout, expected.timeout);
     assert_eq!(scenario.known_bugs, expected.known_bugs);
+    assert!(scenario.needs_exact_segments);
+    assert!(scenario.expects_log());
     assert_eq!(
         scenario.known_bug("v5.4").map(|b| b.issue.as_str()),
         Some("esp-idf#18227")

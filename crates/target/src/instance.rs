@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::board::{BoardConfig, SerialLink};
 use crate::process::{StopTimeouts, Stopped, Supervised};
 use crate::qemu::{self, Launch, QemuBinary};
 use crate::serial::{SerialLine, SerialLog};
@@ -16,9 +17,15 @@ struct ProcessTarget {
     qmp: Option<SocketAddr>,
 }
 
+struct BoardTarget {
+    serial: Option<std::sync::Arc<SerialLink>>,
+    prompt: Option<tokio::task::JoinHandle<()>>,
+}
+
 enum Backend {
     Sim(SimHost),
     Process(ProcessTarget),
+    Board(BoardTarget),
 }
 
 pub struct Instance {
@@ -29,6 +36,11 @@ pub struct Instance {
     pub serial: SerialLog,
     /// The instance's folder in the run's artifacts, if any.
     pub dir: Option<PathBuf>,
+    /// The impairment proxy clients go through, if any (`endpoint` is then
+    /// its address, and `target_endpoint` the target's own).
+    proxy: Option<esp_ws_impair::Proxy>,
+    /// Where the target itself listens.
+    pub target_endpoint: SocketAddr,
     /// The serial line the current boot starts at: a panic before it
     /// belongs to an earlier boot that the target has recovered from.
     boot_line: std::sync::atomic::AtomicUsize,
@@ -139,9 +151,11 @@ impl Instance {
         Ok(Instance {
             label,
             endpoint: host.local_addr(),
+            target_endpoint: host.local_addr(),
             serial,
             dir: None,
             boot_line: Default::default(),
+            proxy: None,
             backend: Backend::Sim(host),
         })
     }
@@ -183,9 +197,11 @@ impl Instance {
         Ok(Instance {
             label,
             endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
+            target_endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
             serial,
             dir: Some(dir),
             boot_line: Default::default(),
+            proxy: None,
             backend: Backend::Process(ProcessTarget { child, qmp: None }),
         })
     }
@@ -221,9 +237,11 @@ impl Instance {
         Ok(Instance {
             label,
             endpoint: SocketAddr::from(([127, 0, 0, 1], started.host_port)),
+            target_endpoint: SocketAddr::from(([127, 0, 0, 1], started.host_port)),
             serial: started.serial,
             dir: Some(dir),
             boot_line: Default::default(),
+            proxy: None,
             backend: Backend::Process(ProcessTarget {
                 child: started.child,
                 qmp: Some(started.qmp),
@@ -243,7 +261,7 @@ impl Instance {
     pub fn pid(&self) -> Option<i32> {
         match &self.backend {
             Backend::Process(p) => Some(p.child.pid()),
-            Backend::Sim(_) => None,
+            Backend::Sim(_) | Backend::Board(_) => None,
         }
     }
 
@@ -277,6 +295,73 @@ impl Instance {
         None
     }
 
+    /// False for a board without `--serial`: there is no log to read.
+    pub fn has_serial_log(&self) -> bool {
+        !matches!(&self.backend, Backend::Board(b) if b.serial.is_none())
+    }
+
+    /// Puts the impairment proxy between clients and the target: from now
+    /// on `endpoint` is the proxy's address.
+    pub async fn impair(&mut self, imp: esp_ws_impair::Impairment) -> std::io::Result<()> {
+        let proxy = esp_ws_impair::Proxy::start(self.target_endpoint, imp).await?;
+        self.endpoint = proxy.local_addr();
+        self.proxy = Some(proxy);
+        Ok(())
+    }
+
+    /// Starts a board target: resolves its address, opens its serial port
+    /// (if any) and, with `reset`, pulses it into a fresh boot. Readiness
+    /// is the caller's: from the log after a reset, from the network when
+    /// attaching to a running board.
+    pub async fn start_board(
+        label: String,
+        cfg: &BoardConfig,
+        dir: PathBuf,
+    ) -> Result<Instance, String> {
+        let endpoint = crate::board::resolve(&cfg.host, Duration::from_secs(10)).await?;
+        create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let serial = SerialLog::new(Some(dir.join("serial.log")))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        if let Some(w) = &cfg.wifi {
+            // Before any byte is read, so the password is never stored.
+            serial.redact(&w.password);
+        }
+        let link = match &cfg.serial {
+            Some(sc) => Some(std::sync::Arc::new(SerialLink::open(sc, serial.clone())?)),
+            None => None,
+        };
+        let prompt = match (&link, &cfg.wifi) {
+            (Some(l), Some(w)) => Some(crate::board::answer_wifi_prompt(
+                serial.clone(),
+                l.clone(),
+                w.clone(),
+            )),
+            _ => None,
+        };
+        if cfg.reset {
+            let Some(l) = &link else {
+                return Err(
+                    "--reset needs --serial (the reset goes through its RTS and DTR lines)".into(),
+                );
+            };
+            l.hard_reset()?;
+        }
+        tracing::info!("{label}: board at {endpoint}");
+        Ok(Instance {
+            label,
+            endpoint,
+            target_endpoint: endpoint,
+            serial,
+            dir: Some(dir),
+            boot_line: Default::default(),
+            proxy: None,
+            backend: Backend::Board(BoardTarget {
+                serial: link,
+                prompt,
+            }),
+        })
+    }
+
     /// The serial line the current boot starts at.
     pub fn boot_line(&self) -> usize {
         self.boot_line.load(std::sync::atomic::Ordering::SeqCst)
@@ -294,6 +379,8 @@ impl Instance {
         match &self.backend {
             Backend::Process(p) => p.child.exit_status().is_some(),
             Backend::Sim(h) => h.halted(),
+            // A board does not go away; it reboots or hangs.
+            Backend::Board(_) => false,
         }
     }
 
@@ -308,7 +395,12 @@ impl Instance {
                     Settled::TimedOut
                 }
             }
-            Backend::Process(_) => {
+            Backend::Board(b) if b.serial.is_none() => {
+                // Nothing to watch: give the board the quiet period.
+                tokio::time::sleep(quiet.min(max)).await;
+                Settled::Quiet
+            }
+            Backend::Process(_) | Backend::Board(_) => {
                 let deadline = tokio::time::Instant::now() + max;
                 if self.serial.wait_quiet(quiet, deadline).await {
                     Settled::Quiet
@@ -333,6 +425,14 @@ impl Instance {
         let stopped = match self.backend {
             Backend::Sim(h) => {
                 h.stop().await;
+                None
+            }
+            Backend::Board(b) => {
+                if let Some(t) = b.prompt {
+                    t.abort();
+                }
+                // The reader thread stops within its read timeout.
+                drop(b.serial);
                 None
             }
             Backend::Process(p) => {
