@@ -31,6 +31,14 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run every scenario against a real board over the network (= esp-ws
+    /// run scenarios/ --target board). Extra arguments go to `esp-ws run`:
+    /// --host ADDR[:PORT] (required), --serial PORT, --baud N, --reset,
+    /// --wifi-ssid/--wifi-password, --impair SPEC, --profile P.
+    BoardTest {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Build an ESP-IDF project (default: the ws_echo_server example) for
     /// Espressif's QEMU with the sdkconfig overlay in fixtures/qemu/.
     BuildFirmware(firmware::Args),
@@ -49,8 +57,9 @@ fn main() -> ExitCode {
     let root = project_root();
     std::env::set_current_dir(&root).expect("cd to the project root");
     let result = match cli.cmd {
-        Cmd::Test { args } => esp_ws(&["run", "scenarios"], &args),
-        Cmd::QemuTest { args } => esp_ws(&["run", "scenarios", "--target", "qemu"], &args),
+        Cmd::Test { args } => esp_ws(TEST, &args),
+        Cmd::QemuTest { args } => esp_ws(QEMU_TEST, &args),
+        Cmd::BoardTest { args } => esp_ws(BOARD_TEST, &args),
         Cmd::BuildFirmware(a) => firmware::run(a, std::env::var_os("IDF_PATH").map(Into::into)),
         Cmd::Snapshots { args } => snapshots::run(&args),
         Cmd::CompareRealFirmware(a) => real_firmware::run(a),
@@ -63,6 +72,12 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// What `test`, `qemu-test` and `board-test` run (the caller's arguments
+/// follow).
+const TEST: &[&str] = &["run", "scenarios"];
+const QEMU_TEST: &[&str] = &["run", "scenarios", "--target", "qemu"];
+const BOARD_TEST: &[&str] = &["run", "scenarios", "--target", "board"];
 
 fn project_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -92,4 +107,31 @@ pub fn esp_ws(first: &[&str], rest: &[String]) -> anyhow::Result<ExitCode> {
         Some(c) => ExitCode::from(c.clamp(1, 255) as u8),
         None => ExitCode::from(2),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_test_command_is_esp_ws_run_on_its_target() {
+        let parse = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().cmd {
+            Cmd::BoardTest { args } => args,
+            _ => panic!("not board-test"),
+        };
+        assert_eq!(
+            parse(&[
+                "xtask",
+                "board-test",
+                "--host",
+                "10.0.0.2",
+                "--serial",
+                "/dev/ttyUSB0"
+            ]),
+            ["--host", "10.0.0.2", "--serial", "/dev/ttyUSB0"]
+        );
+        assert_eq!(BOARD_TEST, ["run", "scenarios", "--target", "board"]);
+        assert_eq!(QEMU_TEST, ["run", "scenarios", "--target", "qemu"]);
+        assert_eq!(TEST, ["run", "scenarios"]);
+    }
 }
