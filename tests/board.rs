@@ -340,6 +340,38 @@ fn a_connection_reset_mid_frame_fails_that_scenario_and_the_next_starts_fresh() 
     Ok(())
 }
 
+fn every_scenario_copes_with_a_link_that_cuts_writes_into_small_pieces() -> Result<(), Failed> {
+    // Wi-Fi-like latency, and every write cut into 1 to 64 bytes: frame
+    // headers and requests reach the firmware over many reads. Only what
+    // depends on whole segments is skipped; debug lines (one per read) are
+    // left out of the comparison.
+    let art = tempfile::tempdir()?;
+    let out = esp_ws_run(
+        &["scenarios", "--impair", "delay=10ms,jitter=5ms,chunk=1..64"],
+        art.path(),
+    );
+    let o = text(&out.stdout) + &text(&out.stderr);
+    check(out.status.success(), &o)?;
+    check(
+        o.contains("SKIP frame-with-handshake (it depends on how the client's writes arrive"),
+        &o,
+    )?;
+    let expected = default_profile_scenarios() - 1;
+    check(o.contains(&format!("\n{expected} passed, 0 failed\n")), &o)?;
+    // The firmware did read requests in short blocks.
+    let re = regex::Regex::new(r"read_block: received HTTP request block size = (\d+)").unwrap();
+    let logs: String = walk(art.path())
+        .into_iter()
+        .filter(|p| p.ends_with("serial.log"))
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    let short = re
+        .captures_iter(&logs)
+        .filter(|c| c[1].parse::<usize>().unwrap() < 64)
+        .count();
+    check(short > 10, format!("{short} short request blocks"))
+}
+
 // ----- with root: network namespaces ---------------------------------------
 
 /// Why namespace tests cannot run here, if they cannot.
@@ -576,6 +608,10 @@ fn main() {
         (
             "a_connection_reset_mid_frame_fails_that_scenario_and_the_next_starts_fresh",
             a_connection_reset_mid_frame_fails_that_scenario_and_the_next_starts_fresh,
+        ),
+        (
+            "every_scenario_copes_with_a_link_that_cuts_writes_into_small_pieces",
+            every_scenario_copes_with_a_link_that_cuts_writes_into_small_pieces,
         ),
     ];
     let netns: Vec<(&str, Test)> = vec![
