@@ -506,51 +506,25 @@ async fn probe_until_served(
 pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) -> ScenarioResult {
     let suffix = opts.target.snapshot_suffix();
     let snapshot_path = snapshot::path_for(&file.path, &file.scenario.name, suffix.as_deref());
-    if let (Some(list), Some(p)) = (&file.scenario.firmware, opts.target.profile_name())
-        && !list.iter().any(|f| f == p)
-    {
-        return ScenarioResult {
-            file: file.clone(),
-            instance: inst.label.clone(),
-            status: Status::Skipped(format!("only for firmware {}", list.join(", "))),
-            run: None,
-            snapshot: None,
-            snapshot_path,
-            snapshot_text: None,
-            snapshot_scope: snapshot::Scope::Full,
-            elapsed: Duration::ZERO,
-            notes: Vec::new(),
-            artifacts: None,
-        };
-    }
     let segmenting = opts.impair.as_ref().is_some_and(|i| i.changes_segments());
-    let skip = if !inst.has_serial_log() && file.scenario.expects_log() {
-        Some("it expects serial-log lines, and the board has no --serial".to_string())
-    } else if segmenting && file.scenario.needs_exact_segments {
-        Some(format!(
+    let skip = match (&file.scenario.firmware, opts.target.profile_name()) {
+        (Some(list), Some(p)) if !list.iter().any(|f| f == p) => {
+            Some(format!("only for firmware {}", list.join(", ")))
+        }
+        _ if !inst.has_serial_log() && file.scenario.expects_log() => {
+            Some("it expects serial-log lines, and the board has no --serial".to_string())
+        }
+        _ if segmenting && file.scenario.needs_exact_segments => Some(format!(
             "it depends on how the client's writes arrive, which --impair {} changes",
             opts.impair
                 .as_ref()
                 .map(|i| i.to_string())
                 .unwrap_or_default()
-        ))
-    } else {
-        None
+        )),
+        _ => None,
     };
     if let Some(why) = skip {
-        return ScenarioResult {
-            file: file.clone(),
-            instance: inst.label.clone(),
-            status: Status::Skipped(why),
-            run: None,
-            snapshot: None,
-            snapshot_path,
-            snapshot_text: None,
-            snapshot_scope: snapshot::Scope::Full,
-            elapsed: Duration::ZERO,
-            notes: Vec::new(),
-            artifacts: None,
-        };
+        return skipped(file, &inst.label, snapshot_path, why);
     }
     let scope = if !inst.has_serial_log() {
         snapshot::Scope::WireOnly
@@ -740,13 +714,22 @@ pub async fn run_all(
 }
 
 fn not_run(file: &ScenarioFile, why: &str) -> ScenarioResult {
+    skipped(file, "", PathBuf::new(), why.to_string())
+}
+
+fn skipped(
+    file: &ScenarioFile,
+    instance: &str,
+    snapshot_path: PathBuf,
+    why: String,
+) -> ScenarioResult {
     ScenarioResult {
         file: file.clone(),
-        instance: String::new(),
-        status: Status::Skipped(why.to_string()),
+        instance: instance.to_string(),
+        status: Status::Skipped(why),
         run: None,
         snapshot: None,
-        snapshot_path: PathBuf::new(),
+        snapshot_path,
         snapshot_text: None,
         snapshot_scope: snapshot::Scope::Full,
         elapsed: Duration::ZERO,

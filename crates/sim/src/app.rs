@@ -114,18 +114,7 @@ fn ws_post_handshake_cb(hd: &mut Httpd) -> EspErr {
         len: WELCOME.len() as u32,
         ..Default::default()
     };
-    let ret = hd.httpd_ws_send_frame(&pkt);
-    if ret != ESP_OK {
-        log!(
-            hd.con,
-            Error,
-            TAG,
-            "httpd_ws_send_frame failed with {}",
-            ret
-        );
-        return ret;
-    }
-    ESP_OK
+    send_frame(hd, &pkt)
 }
 
 /// An injected fault: a NULL dereference on a TEXT frame with this payload.
@@ -190,17 +179,7 @@ fn echo_handler_v4_2(hd: &mut Httpd) -> EspErr {
     if pkt.r#type == WS_TEXT && msg == b"Trigger async" {
         return trigger_send(hd, |fd| Work::WsAsyncSend { fd });
     }
-    let ret = hd.httpd_ws_send_frame(&pkt);
-    if ret != ESP_OK {
-        log!(
-            hd.con,
-            Error,
-            TAG,
-            "httpd_ws_send_frame failed with {}",
-            ret
-        );
-    }
-    ret
+    send_frame(hd, &pkt)
 }
 
 /// `echo_handler()` of v4.4 on.
@@ -293,17 +272,7 @@ fn echo_handler(hd: &mut Httpd) -> EspErr {
             }
         }
     }
-    let ret = hd.httpd_ws_send_frame(&pkt);
-    if ret != ESP_OK {
-        log!(
-            hd.con,
-            Error,
-            TAG,
-            "httpd_ws_send_frame failed with {}",
-            ret
-        );
-    }
-    ret
+    send_frame(hd, &pkt)
 }
 
 /// master's `echo_partial_handler()` (ws_echo_server.c:201-274): the frame
@@ -370,15 +339,8 @@ fn echo_partial_handler(hd: &mut Httpd) -> EspErr {
                 ..Default::default()
             };
             first = false;
-            let ret = hd.httpd_ws_send_frame(&send);
+            let ret = send_frame(hd, &send);
             if ret != ESP_OK {
-                log!(
-                    hd.con,
-                    Error,
-                    TAG,
-                    "httpd_ws_send_frame failed with {}",
-                    ret
-                );
                 return ret;
             }
             log!(
@@ -393,6 +355,21 @@ fn echo_partial_handler(hd: &mut Httpd) -> EspErr {
     }
     log!(hd.con, Info, TAG, "Packet type: {}", pkt.r#type);
     ESP_OK
+}
+
+/// `httpd_ws_send_frame()`, and the example's error line when it fails.
+fn send_frame(hd: &mut Httpd, pkt: &WsFrame) -> EspErr {
+    let ret = hd.httpd_ws_send_frame(pkt);
+    if ret != ESP_OK {
+        log!(
+            hd.con,
+            Error,
+            TAG,
+            "httpd_ws_send_frame failed with {}",
+            ret
+        );
+    }
+    ret
 }
 
 /// `trigger_async_send()` / `trigger_ping_send()`.

@@ -532,7 +532,34 @@ fn wifi_startup_log(con: &Console, cfg: &ChipConfig, credentials_from_stdin: boo
         message: [b"Connecting to ".as_slice(), &ssid, b"..."].concat(),
     });
     log!(con, Info, "example_connect", "Waiting for IP(s)");
-    let desc = "example_netif_sta";
+    got_ip_log(
+        con,
+        net,
+        "example_netif_sta",
+        "example_connect",
+        GotIpSummary::V5,
+    );
+    true
+}
+
+/// How `example_connect()` sums up the address it got.
+enum GotIpSummary {
+    /// v4.x connect.c: `example_connect` tag, no trailing comma.
+    V4,
+    /// v5.x connect.c `print_all_ips_tcpip()`: `example_common`, with comma.
+    V5,
+}
+
+/// The lines that follow an IPv4 address: esp_netif_handlers.c
+/// `esp_netif_action_got_ip()`, the example's got-IP handler (tagged
+/// `got_ip_tag`), then the summary of the connection.
+fn got_ip_log(
+    con: &Console,
+    net: &NetIdentity,
+    desc: &str,
+    got_ip_tag: &'static str,
+    summary: GotIpSummary,
+) {
     log!(
         con,
         Info,
@@ -546,20 +573,33 @@ fn wifi_startup_log(con: &Console, cfg: &ChipConfig, credentials_from_stdin: boo
     log!(
         con,
         Info,
-        "example_connect",
+        got_ip_tag,
         "Got IPv4 event: Interface \"{}\" address: {}",
         desc,
         ip(net.ip)
     );
-    log!(con, Info, "example_common", "Connected to {}", desc);
-    log!(
-        con,
-        Info,
-        "example_common",
-        "- IPv4 address: {},",
-        ip(net.ip)
-    );
-    true
+    match summary {
+        GotIpSummary::V4 => {
+            log!(con, Info, "example_connect", "Connected to {}", desc);
+            log!(
+                con,
+                Info,
+                "example_connect",
+                "- IPv4 address: {}",
+                ip(net.ip)
+            );
+        }
+        GotIpSummary::V5 => {
+            log!(con, Info, "example_common", "Connected to {}", desc);
+            log!(
+                con,
+                Info,
+                "example_common",
+                "- IPv4 address: {},",
+                ip(net.ip)
+            );
+        }
+    }
 }
 
 fn mac(m: [u8; 6]) -> String {
@@ -601,32 +641,7 @@ fn startup_log(con: &Console, startup: Startup, net: &NetIdentity) {
             log!(con, Info, glue_tag, "{}", mac(eth_mac));
             log!(con, Info, glue_tag, "ethernet attached to netif");
             log!(con, Info, "example_connect", "Waiting for IP(s)");
-            log!(
-                con,
-                Info,
-                "esp_netif_handlers",
-                "{} ip: {}, mask: {}, gw: {}",
-                desc,
-                ip(net.ip),
-                ip(net.mask),
-                ip(net.gw)
-            );
-            log!(
-                con,
-                Info,
-                "example_connect",
-                "Got IPv4 event: Interface \"{}\" address: {}",
-                desc,
-                ip(net.ip)
-            );
-            log!(con, Info, "example_connect", "Connected to {}", desc);
-            log!(
-                con,
-                Info,
-                "example_connect",
-                "- IPv4 address: {}",
-                ip(net.ip)
-            );
+            got_ip_log(con, net, desc, "example_connect", GotIpSummary::V4);
         }
         Startup::V5 | Startup::V5EthernetInit => {
             // components/freertos/app_startup.c main_task()
@@ -670,32 +685,7 @@ fn startup_log(con: &Console, startup: Startup, net: &NetIdentity) {
             // esp_netif_action_got_ip(), eth_connect.c eth_on_got_ip(), and
             // connect.c print_all_ips_tcpip().
             log!(con, Info, "ethernet_connect", "Waiting for IP(s).");
-            log!(
-                con,
-                Info,
-                "esp_netif_handlers",
-                "{} ip: {}, mask: {}, gw: {}",
-                desc,
-                ip(net.ip),
-                ip(net.mask),
-                ip(net.gw)
-            );
-            log!(
-                con,
-                Info,
-                "ethernet_connect",
-                "Got IPv4 event: Interface \"{}\" address: {}",
-                desc,
-                ip(net.ip)
-            );
-            log!(con, Info, "example_common", "Connected to {}", desc);
-            log!(
-                con,
-                Info,
-                "example_common",
-                "- IPv4 address: {},",
-                ip(net.ip)
-            );
+            got_ip_log(con, net, desc, "ethernet_connect", GotIpSummary::V5);
         }
     }
 }
