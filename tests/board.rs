@@ -8,10 +8,13 @@
 //! The namespace tests need root and iproute2's `ip`; where either is
 //! missing they are listed as ignored and the reason is printed, loudly.
 
+mod common;
+
+use common::{Reap, default_profile_scenarios, root};
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -21,10 +24,6 @@ const ESP_WS: &str = env!("CARGO_BIN_EXE_esp-ws");
 /// in any output or artifact.
 const PASSWORD: &str = "pw-7c1d9e0b";
 const SSID: &str = "esp-ws-lab";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -81,16 +80,6 @@ impl Pty {
 
     fn board_side(&self) -> Stdio {
         Stdio::from(self.master.try_clone().unwrap())
-    }
-}
-
-/// A child that is killed on every way out of a test.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -497,21 +486,6 @@ fn board_test_passes_every_scenario_in_a_namespace_behind_wifi_like_impairment()
     )?;
     check(!o.contains(PASSWORD), "the password is in the output")?;
     password_nowhere(art.path())
-}
-
-/// The scenarios that apply to the default profile.
-fn default_profile_scenarios() -> usize {
-    std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| {
-            esp_ws_scenario::load_file(p)
-                .unwrap()
-                .firmware
-                .is_none_or(|l| l.iter().any(|f| f == esp_ws_sim::profile::DEFAULT))
-        })
-        .count()
 }
 
 fn cutting_the_link_mid_scenario_fails_cleanly_within_its_timeout() -> Result<(), Failed> {

@@ -2,9 +2,12 @@
 //! point at the line, snapshot review flow, and `esp-ws sim` with a standard
 //! WebSocket client.
 
+mod common;
+
+use common::Reap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn esp_ws() -> Command {
@@ -205,16 +208,6 @@ fn a_changed_echo_fails_the_step_and_the_snapshot_with_diffs() {
     assert!(o.contains("+  c < TEXT fin len=5 \"hello\""), "{o}");
     assert!(o.contains("artifacts: "), "{o}");
     assert!(o.contains("\n0 passed, 1 failed\n"), "{o}");
-}
-
-/// Kills the child on every exit path of a test.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]

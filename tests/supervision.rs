@@ -4,9 +4,12 @@
 //! any way esp-ws can end (success, failure, SIGINT, SIGTERM, SIGKILL, a
 //! panic).
 
+mod common;
+
+use common::{Reap, default_profile_scenarios, root};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ESP_WS: &str = env!("CARGO_BIN_EXE_esp-ws");
@@ -21,10 +24,6 @@ fn esp_ws() -> Command {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Is `pid` a live process (not gone, not a zombie)?
@@ -62,35 +61,9 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-/// Kills a leftover esp-ws if a test fails half-way.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn write(path: &Path, body: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, body).unwrap();
-}
-
-/// The scenarios that apply to the default firmware profile (the others
-/// are reported as skipped).
-fn scenario_count() -> usize {
-    std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| {
-            esp_ws_scenario::load_file(p)
-                .unwrap()
-                .firmware
-                .is_none_or(|l| l.iter().any(|f| f == esp_ws_sim::profile::DEFAULT))
-        })
-        .count()
 }
 
 #[test]
@@ -122,7 +95,10 @@ fn every_scenario_passes_against_esp_ws_sim_run_as_a_child() {
     let o = text(&out.stdout);
     assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
     assert!(
-        o.contains(&format!("\n{} passed, 0 failed\n", scenario_count())),
+        o.contains(&format!(
+            "\n{} passed, 0 failed\n",
+            default_profile_scenarios()
+        )),
         "{o}"
     );
     assert!(o.contains("against the program "), "{o}");
