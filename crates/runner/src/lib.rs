@@ -261,7 +261,6 @@ async fn probe_websocket(
     deadline: tokio::time::Instant,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<(), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut attempts = 0;
     let mut pause = Duration::from_millis(100);
     loop {
@@ -272,32 +271,33 @@ async fn probe_websocket(
             ));
         }
         let attempt = async {
-            let mut s = tokio::net::TcpStream::connect(addr)
+            let attempt_deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            let mut c = esp_ws_client::Connection::connect(addr, Duration::from_secs(5))
                 .await
                 .map_err(|e| e.to_string())?;
-            let req = format!(
-                "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            );
-            s.write_all(req.as_bytes())
+            let key = esp_ws_frame::key_from_nonce(*b"esp-ws readiness");
+            let req = esp_ws_frame::Request::websocket("/ws", &addr.to_string(), &key);
+            c.write(&[&req.to_bytes()], Duration::ZERO)
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut got = Vec::new();
-            let mut b = [0u8; 256];
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = s.read(&mut b).await.map_err(|e| e.to_string())?;
-                if n == 0 {
-                    return Err("closed without a response".to_string());
-                }
-                got.extend_from_slice(&b[..n]);
-            }
+            let ev = c
+                .read_response(attempt_deadline)
+                .await
+                .map_err(|e| e.to_string())?;
             // Going away without a CLOSE frame is what the firmware copes
             // with best (it logs one warning and closes).
-            let _ = s.shutdown().await;
-            if got.starts_with(b"HTTP/1.1 101") {
-                Ok(())
-            } else {
-                let first = got.split(|&c| c == b'\r').next().unwrap_or_default();
-                Err(format!("answered {:?}", String::from_utf8_lossy(first)))
+            c.close(esp_ws_client::Closed::Fin, attempt_deadline).await;
+            match ev {
+                esp_ws_client::ResponseEvent::Response(r) if r.status == 101 => Ok(()),
+                esp_ws_client::ResponseEvent::Response(r) => {
+                    Err(format!("answered {:?}", r.status_line()))
+                }
+                esp_ws_client::ResponseEvent::Closed { how, .. } => {
+                    Err(format!("closed ({how}) without a response"))
+                }
+                esp_ws_client::ResponseEvent::Timeout { .. } => {
+                    Err("no response within 5 s".to_string())
+                }
             }
         };
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
