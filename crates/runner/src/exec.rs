@@ -109,6 +109,10 @@ struct Ctx<'a> {
     log_start: usize,
     /// Next serial line `expect_log` looks at.
     log_cursor: usize,
+    /// The current step's time as the scenario gives it (before
+    /// `--timeout-scale`): what snapshots show, so that they do not depend
+    /// on the scale.
+    declared: Duration,
 }
 
 /// Why a step failed (before it is given the step's position).
@@ -154,10 +158,12 @@ pub async fn run_scenario(
         start,
         log_start,
         log_cursor: log_start,
+        declared: Duration::ZERO,
     };
     let mut failure = None;
     for (i, step) in scenario.steps.iter().enumerate() {
-        let timeout = scale(scenario.step_timeout(step), opts.timeout_scale);
+        ctx.declared = scenario.step_timeout(step);
+        let timeout = scale(ctx.declared, opts.timeout_scale);
         tracing::debug!(step = i + 1, kind = step.kind.name(), "step");
         let result = ctx.step(&step.kind, timeout).await;
         // A crashed firmware explains any failure better than the step does,
@@ -358,12 +364,6 @@ impl Ctx<'_> {
                 Err(Fail::msg(format!("writing to {name}: {e}")))
             }
         }
-    }
-
-    /// A step time as the scenario gives it, before `--timeout-scale`.
-    fn declared_ms(&self, scaled: Duration) -> u128 {
-        (scaled.as_secs_f64() * 1000.0 / self.opts.timeout_scale.max(f64::MIN_POSITIVE)).round()
-            as u128
     }
 
     fn pieces_note(w: &sc::WriteOpts, len: usize) -> String {
@@ -584,15 +584,13 @@ impl Ctx<'_> {
             ResponseEvent::Closed { how, partial } => {
                 format!("closed ({how}) after \"{}\"", esc(partial))
             }
-            // The scenario's own time (before --timeout-scale), so that the
-            // snapshot does not depend on the scale.
             ResponseEvent::Timeout { partial } if partial.is_empty() => {
-                format!("no response for {} ms", self.declared_ms(timeout))
+                format!("no response for {} ms", self.declared.as_millis())
             }
             ResponseEvent::Timeout { partial } => {
                 format!(
                     "incomplete response after {} ms: \"{}\"",
-                    self.declared_ms(timeout),
+                    self.declared.as_millis(),
                     esc(partial)
                 )
             }
