@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use esp_ws_target::process::{StopTimeouts, Stopped};
-use esp_ws_target::qemu::{self, Qmp};
+use esp_ws_dut::process::{StopTimeouts, Stopped};
+use esp_ws_dut::qemu::{self, Qmp};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn find_on_path() -> Option<PathBuf> {
@@ -103,7 +103,7 @@ fn a_taken_port_is_retried_with_another(q: &Path) -> Result<(), Failed> {
     let port = taken.local_addr()?.port();
     let qmp = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     rt().block_on(async {
-        let started = esp_ws_target::spawn_qemu(
+        let started = esp_ws_dut::spawn_qemu(
             "qemu#t",
             |h, m| lx60(q, h, m),
             dir.path(),
@@ -127,7 +127,7 @@ fn a_port_that_stays_taken_is_reported(q: &Path) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let taken = TcpListener::bind("127.0.0.1:0")?;
     let port = taken.local_addr()?.port();
-    let r = rt().block_on(esp_ws_target::spawn_qemu(
+    let r = rt().block_on(esp_ws_dut::spawn_qemu(
         "qemu#t",
         |_, m| lx60(q, port, m),
         dir.path(),
@@ -146,7 +146,7 @@ fn a_port_that_stays_taken_is_reported(q: &Path) -> Result<(), Failed> {
 fn qmp_speaks_and_quits(q: &Path) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     rt().block_on(async {
-        let started = esp_ws_target::spawn_qemu("qemu#t", |h, m| lx60(q, h, m), dir.path(), None)
+        let started = esp_ws_dut::spawn_qemu("qemu#t", |h, m| lx60(q, h, m), dir.path(), None)
             .await
             .map_err(Failed::from)?;
         let mut qmp = Qmp::connect(started.qmp).await?;
@@ -167,7 +167,7 @@ fn qmp_speaks_and_quits(q: &Path) -> Result<(), Failed> {
 fn sigterm_stops_qemu(q: &Path) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     rt().block_on(async {
-        let started = esp_ws_target::spawn_qemu("qemu#t", |h, m| lx60(q, h, m), dir.path(), None)
+        let started = esp_ws_dut::spawn_qemu("qemu#t", |h, m| lx60(q, h, m), dir.path(), None)
             .await
             .map_err(Failed::from)?;
         // No graceful step: straight to SIGTERM.
@@ -187,7 +187,7 @@ fn sigterm_stops_qemu(q: &Path) -> Result<(), Failed> {
 fn no_reboot_turns_a_reset_into_an_exit(q: &Path) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     rt().block_on(async {
-        let started = esp_ws_target::spawn_qemu("qemu#t", |h, m| lx60(q, h, m), dir.path(), None)
+        let started = esp_ws_dut::spawn_qemu("qemu#t", |h, m| lx60(q, h, m), dir.path(), None)
             .await
             .map_err(Failed::from)?;
         let mut qmp = Qmp::connect(started.qmp).await?;

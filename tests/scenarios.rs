@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, exec, snapshot};
 use esp_ws_sim::Profile;
-use esp_ws_target::SimOptions;
+use esp_ws_dut::SimOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn root() -> PathBuf {

@@ -52,7 +52,7 @@ fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn",
-        1 => "info,esp_ws=debug,esp_ws_runner=debug,esp_ws_target=debug",
+        1 => "info,esp_ws=debug,esp_ws_runner=debug,esp_ws_dut=debug",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, report, snapshot};
-use esp_ws_target::process::StopTimeouts;
-use esp_ws_target::{ExecConfig, QemuConfig, SimOptions, qemu};
+use esp_ws_dut::process::StopTimeouts;
+use esp_ws_dut::{ExecConfig, QemuConfig, SimOptions, qemu};
 
 use crate::EXIT_USAGE;
 use crate::errors::render_scenario_error;
@@ -156,7 +156,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
 }
 
 pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
-    esp_ws_target::process::install_panic_hook();
+    esp_ws_dut::process::install_panic_hook();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,7 +169,7 @@ pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
     };
     let code = rt.block_on(run(args));
     // Anything still running belongs to an interrupted run.
-    esp_ws_target::process::kill_all_now();
+    esp_ws_dut::process::kill_all_now();
     code
 }
 
@@ -215,7 +215,7 @@ fn board_target(args: &RunArgs) -> Result<TargetSpec, String> {
     let Some(host) = args.host.clone() else {
         return Err("--target board needs the board's address: --host ADDR[:PORT]".into());
     };
-    esp_ws_target::board::split_host(&host)?;
+    esp_ws_dut::board::split_host(&host)?;
     if args.jobs.is_some_and(|j| j > 1) {
         return Err("--target board runs on one board: --jobs must be 1".into());
     }
@@ -232,7 +232,7 @@ fn board_target(args: &RunArgs) -> Result<TargetSpec, String> {
             if ssid.contains(' ') || password.as_deref().is_some_and(|p| p.contains(' ')) {
                 return Err("--wifi-ssid / --wifi-password: the example reads \"ssid password\" split at spaces, so neither may contain one".into());
             }
-            Some(esp_ws_target::WifiCredentials {
+            Some(esp_ws_dut::WifiCredentials {
                 ssid: ssid.clone(),
                 password: password.clone().unwrap_or_default(),
             })
@@ -241,9 +241,9 @@ fn board_target(args: &RunArgs) -> Result<TargetSpec, String> {
         (None, None) => None,
     };
     Ok(TargetSpec::Board {
-        cfg: esp_ws_target::BoardConfig {
+        cfg: esp_ws_dut::BoardConfig {
             host,
-            serial: args.serial.clone().map(|path| esp_ws_target::SerialConfig {
+            serial: args.serial.clone().map(|path| esp_ws_dut::SerialConfig {
                 path,
                 baud: args.baud,
             }),
@@ -492,8 +492,8 @@ async fn run(args: RunArgs) -> ExitCode {
         (what, code) = shutdown_signal() => {
             eprintln!("esp-ws: {what}: stopping the targets (again to kill them at once)");
             tokio::select! {
-                _ = esp_ws_target::process::stop_all(StopTimeouts::default()) => {}
-                _ = shutdown_signal() => esp_ws_target::process::kill_all_now(),
+                _ = esp_ws_dut::process::stop_all(StopTimeouts::default()) => {}
+                _ = shutdown_signal() => esp_ws_dut::process::kill_all_now(),
             }
             print_artifacts();
             return ExitCode::from(code);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use esp_ws_target::{SimHost, SimOptions};
+use esp_ws_dut::{SimHost, SimOptions};
 
 use crate::EXIT_USAGE;
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use esp_ws_scenario as sc;
-use esp_ws_target::{BoardConfig, ExecConfig, Instance, QemuConfig, SimOptions};
+use esp_ws_dut::{BoardConfig, ExecConfig, Instance, QemuConfig, SimOptions};
 
 pub use exec::{ExecOptions, ScenarioRun, StepFailure};
 
@@ -242,11 +242,11 @@ fn wifi_hint(inst: &Instance) -> String {
         .serial
         .lines(0, usize::MAX)
         .iter()
-        .any(|l| l.text().contains(esp_ws_target::board::WIFI_PROMPT));
+        .any(|l| l.text().contains(esp_ws_dut::board::WIFI_PROMPT));
     if asked {
         format!(
             "\n  the firmware asks for Wi-Fi credentials ({:?}): give them with --wifi-ssid and --wifi-password (or ESP_WS_WIFI_SSID and ESP_WS_WIFI_PASSWORD)",
-            esp_ws_target::board::WIFI_PROMPT
+            esp_ws_dut::board::WIFI_PROMPT
         )
     } else {
         String::new()
@@ -347,7 +347,7 @@ async fn wait_ready(
                         l.text()
                     ));
                 }
-                m.is_match(&l.text()) || esp_ws_target::panic_marker(&l.text())
+                m.is_match(&l.text()) || esp_ws_dut::panic_marker(&l.text())
             })
             .await;
         if found.is_none() && inst.serial.is_closed() {
@@ -398,7 +398,7 @@ pub async fn recover(inst: &Instance, opts: &RunOptions) -> Result<(), String> {
     let lines = inst.serial.lines(boot, usize::MAX);
     let Some(p) = lines
         .iter()
-        .position(|l| esp_ws_target::panic_marker(&l.text()))
+        .position(|l| esp_ws_dut::panic_marker(&l.text()))
     else {
         // The process ended without a panic: nothing to recover from.
         return Err(crash.what);
@@ -555,7 +555,7 @@ pub async fn run_one(file: &ScenarioFile, inst: &Instance, opts: &RunOptions) ->
             Err(e) => notes.push(e),
         }
     }
-    if run.settled == esp_ws_target::Settled::TimedOut {
+    if run.settled == esp_ws_dut::Settled::TimedOut {
         notes.push(format!(
             "the target had not settled {:?} after the scenario (its log slice may be cut short)",
             opts.exec.settle_max

@@ -2,7 +2,7 @@
 //!
 //! The firmware model calls this like the BSD socket API (blocking `select`,
 //! `accept`, `recv` with `SO_RCVTIMEO`, `send`, `close`); a host (the real TCP
-//! front end in `esp-ws-target`, or a test) feeds it connections and bytes.
+//! front end in `esp-ws-dut`, or a test) feeds it connections and bytes.
 //! It owns no real sockets: it is the seam between the pure model and I/O.
 //!
 //! What it reproduces, because snapshots depend on it:

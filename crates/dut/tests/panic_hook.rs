@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::process::Command;
 
-use esp_ws_target::SerialLog;
-use esp_ws_target::process::{Supervised, install_panic_hook};
+use esp_ws_dut::SerialLog;
+use esp_ws_dut::process::{Supervised, install_panic_hook};
 
 const MODE: &str = "ESP_WS_PANIC_HOOK_CHILD";
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use esp_ws_target::SerialLog;
+use esp_ws_dut::SerialLog;
 
 #[tokio::test]
 async fn lines_are_split_across_pushes_and_written_verbatim() {

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use esp_ws_target::qemu::{self, Launch, Search};
+use esp_ws_dut::qemu::{self, Launch, Search};
 
 fn fake_qemu(dir: &Path, version: &str, machines: &[&str]) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
