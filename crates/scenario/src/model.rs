@@ -39,7 +39,12 @@ pub struct Scenario {
     pub timeout: Duration,
     /// Level of the serial-log snapshot.
     pub log_level: LogLevel,
-    /// Firmware profiles the scenario applies to; `None` = all.
+    /// The firmware family of the folder it lies in (`scenarios/<family>/`),
+    /// if it lies in one.
+    pub family: Option<String>,
+    /// Firmware profiles the scenario applies to (every one a catalogue
+    /// name); `None`: every profile of its family, or of any family when
+    /// it lies in none.
     pub firmware: Option<Vec<String>>,
     /// Profiles on which the scenario is expected to fail, and why.
     pub known_bugs: Vec<KnownBug>,
@@ -53,6 +58,28 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Does the scenario apply to this firmware profile? (Its `firmware`
+    /// list, else its family.)
+    pub fn applies_to(&self, firmware: &esp_ws_catalogue::Firmware) -> bool {
+        match (&self.firmware, &self.family) {
+            (Some(list), _) => list.iter().any(|f| f == firmware.name),
+            (None, Some(family)) => family == firmware.family,
+            (None, None) => true,
+        }
+    }
+
+    /// Why it does not apply to `firmware`, in a phrase for a SKIP line.
+    pub fn why_not_for(&self, firmware: &esp_ws_catalogue::Firmware) -> Option<String> {
+        if self.applies_to(firmware) {
+            return None;
+        }
+        Some(match (&self.firmware, &self.family) {
+            (Some(list), _) => format!("only for firmware {}", list.join(", ")),
+            (None, Some(family)) => format!("for the {family} family"),
+            (None, None) => unreachable!("a scenario without a list applies everywhere"),
+        })
+    }
+
     /// True when a step waits for serial-log lines (which a target without
     /// a serial log cannot show).
     pub fn expects_log(&self) -> bool {

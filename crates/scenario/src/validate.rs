@@ -53,6 +53,32 @@ impl Ctx<'_> {
         });
     }
 
+    /// Checks a firmware profile name against the catalogue, and against
+    /// the family of the scenario's folder.
+    fn firmware_name(
+        &mut self,
+        path: &[PathSegment],
+        name: &str,
+        family: Option<&esp_ws_catalogue::Family>,
+    ) {
+        match esp_ws_catalogue::find(name) {
+            None => self.error(path, esp_ws_catalogue::unknown_message(name)),
+            Some(f) => {
+                if let Some(fam) = family
+                    && f.family != fam.name
+                {
+                    self.error(
+                        path,
+                        format!(
+                            "{name:?} is a profile of the {} family, but the scenario lies in the folder of the {} family",
+                            f.family, fam.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// Checks that an integer lies in `min..=max`; returns it if so.
     fn range(&mut self, path: &[PathSegment], value: i64, min: i64, max: i64) -> Option<i64> {
         if (min..=max).contains(&value) {
@@ -424,6 +450,16 @@ fn guess_group_names(pattern: &str) -> Vec<String> {
     names
 }
 
+/// The family whose folder the file lies in: the nearest enclosing folder
+/// named after a catalogue family (`scenarios/esp-http-server/x.json`).
+fn family_of(file: &str) -> Option<&'static esp_ws_catalogue::Family> {
+    let path = Path::new(file);
+    path.parent()?
+        .components()
+        .rev()
+        .find_map(|c| esp_ws_catalogue::family(&c.as_os_str().to_string_lossy()))
+}
+
 pub(crate) fn validate(
     raw: RawScenario,
     text: &str,
@@ -463,12 +499,17 @@ pub(crate) fn validate(
         raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
         1,
     );
-    // Let-chains would read better but need Rust 1.88; the MSRV is 1.85.
+    let family = family_of(file);
     if raw.firmware.as_ref().is_some_and(Vec::is_empty) {
         ctx.error(
             &at(&root, "firmware"),
             "must not be empty (omit it to apply to every firmware profile)",
         );
+    }
+    for (i, f) in raw.firmware.iter().flatten().enumerate() {
+        let mut p = at(&root, "firmware");
+        p.push(PathSegment::Index(i));
+        ctx.firmware_name(&p, f, family);
     }
     let mut known_bugs = Vec::new();
     for (i, bug) in raw.known_bugs.unwrap_or_default().into_iter().enumerate() {
@@ -479,6 +520,11 @@ pub(crate) fn validate(
                 &at(&p, "firmware"),
                 "must name at least one firmware profile",
             );
+        }
+        for (j, f) in bug.firmware.iter().enumerate() {
+            let mut fp = at(&p, "firmware");
+            fp.push(PathSegment::Index(j));
+            ctx.firmware_name(&fp, f, family);
         }
         if bug.issue.trim().is_empty() {
             ctx.error(
@@ -544,6 +590,7 @@ pub(crate) fn validate(
         description: raw.description,
         timeout,
         log_level: raw.log_level.unwrap_or_default(),
+        family: family.map(|f| f.name.to_owned()),
         firmware: raw.firmware,
         known_bugs,
         normalize,

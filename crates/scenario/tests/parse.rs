@@ -381,9 +381,10 @@ fn every_step_kind_parses_to_the_expected_model() {
         description: Some(s("Every step kind once")),
         timeout: ms(1500),
         log_level: LogLevel::Debug,
-        firmware: Some(vec![s("v5.5.5"), s("v5.4")]),
+        family: None,
+        firmware: Some(vec![s("v5.5.5"), s("v5.5.2")]),
         known_bugs: vec![KnownBug {
-            firmware: vec![s("v5.4")],
+            firmware: vec![s("v5.5.2")],
             issue: s("esp-idf#18227"),
             note: Some(s("PONG bytes are left unread")),
         }],
@@ -403,7 +404,7 @@ fn every_step_kind_parses_to_the_expected_model() {
     assert!(scenario.needs_exact_segments);
     assert!(scenario.expects_log());
     assert_eq!(
-        scenario.known_bug("v5.4").map(|b| b.issue.as_str()),
+        scenario.known_bug("v5.5.2").map(|b| b.issue.as_str()),
         Some("esp-idf#18227")
     );
     assert!(scenario.known_bug("v5.5.5").is_none());
@@ -579,4 +580,25 @@ fn unreadable_file_is_one_error_at_line_zero() {
         "{}",
         e.message
     );
+}
+
+#[test]
+fn the_family_comes_from_the_folder_and_decides_where_a_scenario_applies() {
+    let text = r#"{"version": 1, "steps": [{"open": {}}]}"#;
+    let v555 = esp_ws_catalogue::find("v5.5.5").unwrap();
+    let grouped = esp_ws_scenario::parse_str(text, "scenarios/esp-http-server/x.json").unwrap();
+    assert_eq!(grouped.family.as_deref(), Some("esp-http-server"));
+    assert!(grouped.applies_to(v555));
+    // Outside a family folder (a firmware repository's own scenarios/), a
+    // scenario without a list applies to whatever firmware is run.
+    let loose = esp_ws_scenario::parse_str(text, "scenarios/x.json").unwrap();
+    assert_eq!(loose.family, None);
+    assert!(loose.applies_to(v555));
+    let listed = esp_ws_scenario::parse_str(
+        r#"{"version": 1, "firmware": ["v4.2"], "steps": [{"open": {}}]}"#,
+        "x.json",
+    )
+    .unwrap();
+    assert!(!listed.applies_to(v555));
+    assert_eq!(listed.why_not_for(v555).as_deref(), Some("only for firmware v4.2"));
 }

@@ -1,0 +1,333 @@
+//! The firmware catalogue: every firmware esp-ws knows, as data.
+//!
+//! A *firmware profile* is one firmware as built from one release (ESP-IDF
+//! v5.5.5's `ws_echo_server`, say). Profiles come in *families* that share
+//! scenarios: the scenarios of a family live in `scenarios/<family>/` and,
+//! unless their `firmware` list says otherwise, apply to every profile of
+//! it. Each profile says which serial lines mean it is ready and which known
+//! bugs it carries.
+//!
+//! The whole harness reads this table: the runner (which scenarios apply,
+//! snapshot names, readiness), scenario validation (a profile name that is
+//! not here is an input error), the CLI (`--firmware`, `--profile`,
+//! `--list-firmware`). The simulator implements every profile listed here;
+//! a test holds the two together. For QEMU and board targets a profile is a
+//! declaration: "this firmware behaves as that one".
+//!
+//! The crate is pure data: no I/O, nothing from the simulator.
+
+/// Which side of the WebSocket connection the firmware plays.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The firmware serves WebSocket; esp-ws dials it.
+    Server,
+    /// The firmware dials out; esp-ws listens and plays the server.
+    Client,
+}
+
+/// Firmware that shares scenarios.
+#[derive(Debug)]
+pub struct Family {
+    /// Its name, and the name of its folder under `scenarios/`.
+    pub name: &'static str,
+    /// What it is, in a line.
+    pub title: &'static str,
+    pub role: Role,
+    /// The profile whose snapshots carry no `@profile` suffix.
+    pub default_firmware: &'static str,
+}
+
+/// One firmware profile.
+#[derive(Debug)]
+pub struct Firmware {
+    /// The name on the command line (`--firmware v5.5.5`) and in scenarios.
+    pub name: &'static str,
+    pub family: &'static str,
+    /// The release whose code it is.
+    pub release: &'static str,
+    /// What sets it apart, in a line (`esp-ws sim --list-firmware`).
+    pub summary: &'static str,
+    /// Serial-log regexes that must appear, in order, before the firmware
+    /// serves: the address it got, the server start, and the last line
+    /// printed before it registers its handlers.
+    pub ready: &'static [&'static str],
+    /// Ids of the [`KnownBug`]s it carries.
+    pub known_bugs: &'static [&'static str],
+}
+
+/// A bug of a released firmware that scenarios document as an expected
+/// failure (`known_bugs` in a scenario).
+#[derive(Debug)]
+pub struct KnownBug {
+    /// How scenarios name it (`issue` of a `known_bugs` entry).
+    pub id: &'static str,
+    pub title: &'static str,
+}
+
+const ESP_HTTP_SERVER: &str = "esp-http-server";
+
+/// v5.x prints `Returned from app_main()` (app_startup.c), which ESP-IDF's
+/// own pytest waits for.
+const READY_V5: &[&str] = &[
+    r"IPv4 address: \d+\.\d+\.\d+\.\d+",
+    r"Starting server on port",
+    r"Returned from app_main\(\)",
+];
+
+/// v4.x prints nothing after the example's `Registering URI handlers`.
+const READY_V4: &[&str] = &[
+    r"IPv4 address: \d+\.\d+\.\d+\.\d+",
+    r"Starting server on port",
+    r"Registering URI handlers",
+];
+
+static FAMILIES: &[Family] = &[Family {
+    name: ESP_HTTP_SERVER,
+    title: "ESP-IDF's esp_http_server with its ws_echo_server example",
+    role: Role::Server,
+    default_firmware: DEFAULT,
+}];
+
+/// The profile `esp-ws run` and `esp-ws sim` use unless told otherwise.
+pub const DEFAULT: &str = "v5.5.5";
+
+static FIRMWARES: &[Firmware] = &[
+    Firmware {
+        name: "v5.5.5",
+        family: ESP_HTTP_SERVER,
+        release: "ESP-IDF v5.5.5",
+        summary: "/ws, /auth (pre- and post-handshake callbacks); \"Trigger async\" and \"Ping\" prefixes; PONGs reach the handler",
+        ready: READY_V5,
+        known_bugs: &[],
+    },
+    Firmware {
+        name: "v4.2",
+        family: ESP_HTTP_SERVER,
+        release: "ESP-IDF v4.2",
+        summary: "the README's documented output: /ws only, 128-byte frames, exact \"Trigger async\"; no CLOSE reply, PONGs left unread (esp-idf#18227), no sub-protocols",
+        ready: READY_V4,
+        known_bugs: &[NO_CLOSE_REPLY, PONG_DESYNC, SHORT_HEADER_READS],
+    },
+    Firmware {
+        name: "v4.4",
+        family: ESP_HTTP_SERVER,
+        release: "ESP-IDF v4.4",
+        summary: "handler called at the handshake (\"Handshake done\"); /ws only; exact \"Trigger async\" (an empty TEXT frame crashes the example); no CLOSE reply; PONG desync (esp-idf#18227)",
+        ready: READY_V4,
+        known_bugs: &[
+            NO_CLOSE_REPLY,
+            PONG_DESYNC,
+            SHORT_HEADER_READS,
+            GET_BRANCH,
+            STRCMP_NULL,
+        ],
+    },
+    Firmware {
+        name: "v5.5.2",
+        family: ESP_HTTP_SERVER,
+        release: "ESP-IDF v5.5.2",
+        summary: "handler called at the handshake (\"Handshake done\"); /auth with the pre-handshake callback only; exact \"Trigger async\"; PONG desync (esp-idf#18227), negative recv taken as success (esp-idf#18483), recv()==0 not an error (esp-idf#17822)",
+        ready: READY_V5,
+        known_bugs: &[PONG_DESYNC, GET_BRANCH, RECV_ZERO, SIGNED_COMPARE],
+    },
+    Firmware {
+        name: "master",
+        family: ESP_HTTP_SERVER,
+        release: "ESP-IDF master (102122904ad)",
+        summary: "as v5.5.5, plus /ws_partial (64-byte chunked echo), 400/426 answers to bad handshakes, exact-length key and version",
+        ready: READY_V5,
+        known_bugs: &[],
+    },
+    Firmware {
+        name: "master-strict",
+        family: ESP_HTTP_SERVER,
+        release: "ESP-IDF master (102122904ad)",
+        summary: "master with CONFIG_HTTPD_WS_STRICTER_RFC6455=y: Host required, the key must be base64 of 16 bytes, WebSocket needs HTTP/1.1",
+        ready: READY_V5,
+        known_bugs: &[],
+    },
+];
+
+const PONG_DESYNC: &str = "esp-idf#18227";
+const SHORT_HEADER_READS: &str = "esp-idf#15235";
+const RECV_ZERO: &str = "esp-idf#17822";
+const SIGNED_COMPARE: &str = "esp-idf#18483";
+const NO_CLOSE_REPLY: &str = "esp-idf b9b1a7aba8c";
+const GET_BRANCH: &str = "ws_echo_server GET branch";
+const STRCMP_NULL: &str = "ws_echo_server strcmp(NULL)";
+
+static KNOWN_BUGS: &[KnownBug] = &[
+    KnownBug {
+        id: PONG_DESYNC,
+        title: "a PONG is not handed to the handler and its bytes after the first stay unread: the next read starts inside it",
+    },
+    KnownBug {
+        id: SHORT_HEADER_READS,
+        title: "each WebSocket header field is one recv(): a field split across TCP segments is read short",
+    },
+    KnownBug {
+        id: RECV_ZERO,
+        title: "recv() == 0 (the peer's FIN) is not an error in the blocking header read",
+    },
+    KnownBug {
+        id: SIGNED_COMPARE,
+        title: "a failed recv() is compared as int < size_t and taken as success",
+    },
+    KnownBug {
+        id: NO_CLOSE_REPLY,
+        title: "CLOSE is not answered and the rest of its frame stays unread (answered since b9b1a7aba8c: v4.4.2, v5.0)",
+    },
+    KnownBug {
+        id: GET_BRANCH,
+        title: "the example takes any GET for the handshake (`Handshake done`, v4.4 … v5.5.4)",
+    },
+    KnownBug {
+        id: STRCMP_NULL,
+        title: "an empty TEXT frame leaves the payload NULL and the example strcmp()s it (fixed in v5.4.3, v5.5.2)",
+    },
+];
+
+/// Every family.
+pub fn families() -> &'static [Family] {
+    FAMILIES
+}
+
+/// Every firmware profile, the default first.
+pub fn firmwares() -> &'static [Firmware] {
+    FIRMWARES
+}
+
+/// Every known bug.
+pub fn known_bugs() -> &'static [KnownBug] {
+    KNOWN_BUGS
+}
+
+/// A profile by name.
+pub fn find(name: &str) -> Option<&'static Firmware> {
+    FIRMWARES.iter().find(|f| f.name == name)
+}
+
+/// A family by name.
+pub fn family(name: &str) -> Option<&'static Family> {
+    FAMILIES.iter().find(|f| f.name == name)
+}
+
+/// A known bug by id.
+pub fn known_bug(id: &str) -> Option<&'static KnownBug> {
+    KNOWN_BUGS.iter().find(|b| b.id == id)
+}
+
+/// The default profile.
+pub fn default_firmware() -> &'static Firmware {
+    find(DEFAULT).expect("the default profile is in the catalogue")
+}
+
+/// Every profile name, comma-separated (for messages).
+pub fn names() -> String {
+    FIRMWARES
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The profile name closest to a misspelt one, if one is close enough to
+/// be what was meant.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    // The fewest edits wins; on a tie, the profile listed first (the default
+    // is first).
+    let allowed = (name.chars().count() / 3).max(1);
+    FIRMWARES
+        .iter()
+        .map(|f| (strsim::damerau_levenshtein(name, f.name), f.name))
+        .filter(|(edits, _)| *edits <= allowed)
+        .min_by_key(|(edits, _)| *edits)
+        .map(|(_, n)| n)
+}
+
+/// "unknown firmware profile …" with a suggestion and the known names: the
+/// one wording of that mistake, wherever a profile name is read.
+pub fn unknown_message(name: &str) -> String {
+    let hint = suggest(name)
+        .map(|s| format!(" (did you mean {s:?}?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown firmware profile {name:?}{hint}; known: {}",
+        names()
+    )
+}
+
+impl Firmware {
+    pub fn family(&self) -> &'static Family {
+        family(self.family).expect("every firmware's family is in the catalogue")
+    }
+
+    /// The suffix of its snapshots (`name@suffix.snap`): none for the
+    /// family's default profile, so that every target of that firmware
+    /// shares its snapshots.
+    pub fn snapshot_suffix(&self) -> Option<&'static str> {
+        (self.family().default_firmware != self.name).then_some(self.name)
+    }
+
+    pub fn has_known_bug(&self, id: &str) -> bool {
+        self.known_bugs.contains(&id)
+    }
+}
+
+impl Family {
+    /// Its profiles, in catalogue order.
+    pub fn firmwares(&self) -> impl Iterator<Item = &'static Firmware> + use<> {
+        let name = self.name;
+        FIRMWARES.iter().filter(move |f| f.family == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_families_resolve() {
+        let mut seen = std::collections::HashSet::new();
+        for f in firmwares() {
+            assert!(seen.insert(f.name), "{} is listed twice", f.name);
+            assert!(family(f.family).is_some(), "{}: unknown family", f.name);
+            assert!(!f.ready.is_empty(), "{}: no ready lines", f.name);
+            for b in f.known_bugs {
+                assert!(known_bug(b).is_some(), "{}: unknown bug {b}", f.name);
+            }
+        }
+        for fam in families() {
+            let d = find(fam.default_firmware).expect("default exists");
+            assert_eq!(d.family, fam.name);
+        }
+        assert_eq!(firmwares()[0].name, DEFAULT);
+    }
+
+    #[test]
+    fn every_known_bug_is_carried_by_some_firmware() {
+        for b in known_bugs() {
+            assert!(
+                firmwares().iter().any(|f| f.has_known_bug(b.id)),
+                "{} is carried by no firmware",
+                b.id
+            );
+        }
+    }
+
+    #[test]
+    fn a_misspelt_name_gets_a_suggestion() {
+        assert_eq!(suggest("v5.5.6"), Some("v5.5.5"));
+        assert_eq!(suggest("mastr"), Some("master"));
+        assert_eq!(suggest("nodemcu"), None);
+        let m = unknown_message("v5.5.6");
+        assert!(m.contains("did you mean \"v5.5.5\"?"), "{m}");
+        assert!(m.contains("known: v5.5.5, v4.2"), "{m}");
+    }
+
+    #[test]
+    fn only_non_default_profiles_have_a_snapshot_suffix() {
+        assert_eq!(find("v5.5.5").unwrap().snapshot_suffix(), None);
+        assert_eq!(find("v4.2").unwrap().snapshot_suffix(), Some("v4.2"));
+    }
+}
