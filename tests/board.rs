@@ -186,10 +186,10 @@ fn over_a_pty_the_log_is_read_and_the_wifi_prompt_answered() -> Result<(), Faile
     let serial = pty.path.to_string_lossy().into_owned();
     let out = esp_ws_run(
         &[
-            "scenarios/frame-echo-text.json",
-            "scenarios/app-trigger-async.json",
-            "scenarios/session-client-drops-tcp.json",
-            "scenarios/recorded-v5.5.5-text-echo.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
+            "scenarios/esp-http-server/app-trigger-async.json",
+            "scenarios/esp-http-server/session-client-drops-tcp.json",
+            "scenarios/esp-http-server/recorded-v5.5.5-text-echo.json",
             "--target",
             "board",
             "--host",
@@ -223,7 +223,7 @@ fn reset_on_a_pty_is_refused_with_the_reason() -> Result<(), Failed> {
     let serial = pty.path.to_string_lossy().into_owned();
     let out = esp_ws_run(
         &[
-            "scenarios/frame-echo-text.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
             "--target",
             "board",
             "--host",
@@ -256,8 +256,8 @@ fn without_serial_log_scenarios_are_skipped_and_the_wire_compared() -> Result<()
     let host = format!("127.0.0.1:{port}");
     let out = esp_ws_run(
         &[
-            "scenarios/frame-echo-text.json",
-            "scenarios/frame-rsv1-ignored.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
+            "scenarios/esp-http-server/frame-rsv1-ignored.json",
             "--target",
             "board",
             "--host",

@@ -117,7 +117,7 @@ fn a_fixed_port_works_as_in_the_readme() {
         .current_dir(root())
         .args([
             "run",
-            "scenarios/frame-echo-text.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
             "--target",
             "exec",
             "--port",
@@ -252,7 +252,7 @@ fn a_program_that_dies_at_start_is_reported_with_its_last_words() {
         .current_dir(root())
         .args([
             "run",
-            "scenarios/frame-echo-text.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
             "--target",
             "exec",
             "--artifacts",
@@ -283,7 +283,7 @@ fn a_target_that_never_gets_ready_is_stopped_after_the_boot_timeout() {
         .current_dir(root())
         .args([
             "run",
-            "scenarios/frame-echo-text.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
             "--target",
             "exec",
             "--boot-timeout",
@@ -415,7 +415,7 @@ fn the_child_is_gone_after_a_normal_run() {
         .current_dir(root())
         .args([
             "run",
-            "scenarios/frame-echo-text.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
             "--target",
             "exec",
             "--artifacts",
@@ -489,8 +489,8 @@ fn the_qemu_launch_path_boots_a_build_directory_and_passes() {
         .current_dir(root())
         .args([
             "run",
-            "scenarios/frame-echo-text.json",
-            "scenarios/recorded-v5.5.5-text-echo.json",
+            "scenarios/esp-http-server/frame-echo-text.json",
+            "scenarios/esp-http-server/recorded-v5.5.5-text-echo.json",
             "--target",
             "qemu",
             "--jobs",
@@ -555,7 +555,7 @@ fn an_image_size_the_qemu_version_refuses_is_an_input_error() {
     let qemu = qemu_stand_in(t.path(), "7.2.0 (esp_develop_7.2.0_20230223)");
     let out = esp_ws()
         .current_dir(root())
-        .args(["run", "scenarios/frame-echo-text.json", "--target", "qemu"])
+        .args(["run", "scenarios/esp-http-server/frame-echo-text.json", "--target", "qemu"])
         .arg("--qemu")
         .arg(&qemu)
         .arg("--firmware")
