@@ -269,7 +269,7 @@ fn without_serial_log_scenarios_are_skipped_and_the_wire_compared() -> Result<()
     let o = text(&out.stdout) + &text(&out.stderr);
     check(out.status.success(), &o)?;
     check(
-        o.contains("SKIP [   0.000s] frame-echo-text (it expects serial-log lines, and the board has no --serial)"),
+        o.contains("SKIP [   0.000s] frame-echo-text (it expects serial-log lines, and the target has no serial log)"),
         &o,
     )?;
     check(o.contains("PASS"), &o)?;

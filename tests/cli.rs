@@ -106,6 +106,58 @@ fn bad_arguments_exit_with_2() {
     );
 }
 
+#[test]
+fn a_misspelt_firmware_profile_is_an_input_error_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("typo.json");
+    write(
+        &f,
+        "{\n  \"version\": 1,\n  \"firmware\": [\"v5.5.6\"],\n  \"steps\": [{\"open\": {}}]\n}\n",
+    );
+    let expected = format!(
+        "{}:3:16: firmware[0]: unknown firmware profile \"v5.5.6\" (did you mean \"v5.5.5\"?)",
+        f.display()
+    );
+    // `validate` and `run` reject it alike, before anything runs.
+    let art = dir.path().join("art");
+    let run_args = vec!["run", "--artifacts", art.to_str().unwrap()];
+    for args in [vec!["validate"], run_args] {
+        let out = run(esp_ws().args(&args).arg(&f));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&expected), "{args:?}: no {expected} in:\n{err}");
+        assert!(err.contains("3 |   \"firmware\": [\"v5.5.6\"],"), "{err}");
+    }
+    // As does a real firmware declared to be an unknown profile.
+    let ok = dir.path().join("ok.json");
+    write(&ok, "{\"version\": 1, \"steps\": [{\"open\": {}}]}\n");
+    let out = run(esp_ws()
+        .args(["run", "--target", "exec", "--profile", "v5.5.6"])
+        .arg(&ok)
+        .args(["--", "true", "{port}"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--profile v5.5.6: unknown firmware profile"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_exec_program_whose_port_is_unknown_is_refused() {
+    let out = run(esp_ws().args([
+        "run",
+        "scenarios",
+        "--target",
+        "exec",
+        "--",
+        "some-firmware",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("put {port} in its arguments"), "{err}");
+}
+
 const ECHO: &str = r#"{
   "version": 1,
   "steps": [

@@ -1,18 +1,15 @@
 //! The first hard yardstick: the "Example Output" of ESP-IDF's README for
 //! ws_echo_server (`fixtures/documented/`), reproduced line for line by the
 //! simulator's v4.2 profile, driven by the documented session
-//! (`scenarios/esp-idf-readme-documented-session.json`). See
+//! (`scenarios/esp-http-server/esp-idf-readme-documented-session.json`). See
 //! `fixtures/documented/README.md` for what is compared and why.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, exec, snapshot};
-use esp_ws_dut::SimOptions;
+use esp_ws_runner::exec;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+
 
 /// `L (1234) tag: msg` → `L (T) tag: msg`: the timestamp is the only thing
 /// that differs from run to run.
@@ -56,24 +53,9 @@ fn omissions(readme: &str) -> Vec<Omission> {
 #[test]
 fn the_documented_session_prints_the_documented_log_line_for_line() {
     // v4.2 as the README's log shows it: debug level, no colour codes.
-    let profile = esp_ws_sim::profile::find("v4.2").unwrap();
-    let opts = RunOptions {
-        target: TargetSpec::Sim(SimOptions {
-            log_level: esp_ws_log::Level::Debug,
-            log_colors: false,
-            ..SimOptions::new(profile)
-        }),
-        jobs: 1,
-        exec: Default::default(),
-        update: snapshot::Update::No,
-        force_pass: false,
-        artifacts: Artifacts::none(),
-        ready_markers: esp_ws_runner::default_ready_markers(Some("v4.2")),
-        boot_timeout: Duration::from_secs(30),
-        impair: None,
-    };
+    let opts = common::sim_run_options("v4.2", Some(false));
     let scenario = esp_ws_scenario::load_file(
-        &root().join("scenarios/esp-idf-readme-documented-session.json"),
+        &common::root().join("scenarios/esp-http-server/esp-idf-readme-documented-session.json"),
     )
     .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -86,7 +68,7 @@ fn the_documented_session_prints_the_documented_log_line_for_line() {
             .unwrap();
         let run = exec::run_scenario(&scenario, &inst, &opts.exec).await;
         assert!(run.failure.is_none(), "{:?}", run.failure);
-        let lines = inst.serial.lines(0, usize::MAX);
+        let lines = inst.serial().lines(0, usize::MAX);
         inst.stop().await;
         lines.iter().map(|l| normalize(&l.text())).collect()
     });
@@ -97,7 +79,7 @@ fn the_documented_session_prints_the_documented_log_line_for_line() {
 /// The README's block (from `Starting server on port` on), and its list of
 /// left-out lines.
 fn documented() -> (Vec<String>, usize, Vec<Omission>) {
-    let fixture_dir = root().join("fixtures/documented");
+    let fixture_dir = common::root().join("fixtures/documented");
     let documented: Vec<String> =
         std::fs::read_to_string(fixture_dir.join("ws_echo_server-example-output.log"))
             .unwrap()

@@ -56,7 +56,7 @@ fn check(cond: bool, msg: impl Into<String>) -> Result<(), Failed> {
 
 fn stock_qemu_is_not_espressifs(q: &Path) -> Result<(), Failed> {
     let s = qemu::Search {
-        explicit: Some(q.to_path_buf()),
+        explicit: Some(("--qemu".into(), q.to_path_buf())),
         ..Default::default()
     };
     let err = qemu::find(&s)
@@ -133,7 +133,10 @@ fn a_port_that_stays_taken_is_reported(q: &Path) -> Result<(), Failed> {
         dir.path(),
         None,
     ));
-    let err = r.err().ok_or("QEMU started although its port was taken")?;
+    let err = r
+        .err()
+        .ok_or("QEMU started although its port was taken")?
+        .to_string();
     check(err.contains("could not forward a host port"), &err)?;
     check(
         err.contains(&format!(

@@ -6,42 +6,21 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, exec, snapshot};
-use esp_ws_sim::Profile;
-use esp_ws_dut::SimOptions;
+use esp_ws_catalogue::Firmware;
+use esp_ws_runner::{exec, snapshot};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn options(profile: Arc<Profile>) -> RunOptions {
-    let ready_markers = esp_ws_runner::default_ready_markers(Some(profile.name));
-    RunOptions {
-        target: TargetSpec::Sim(SimOptions {
-            log_level: esp_ws_log::Level::Debug,
-            ..SimOptions::new(profile)
-        }),
-        jobs: 1,
-        exec: Default::default(),
-        update: snapshot::Update::No,
-        force_pass: false,
-        artifacts: Artifacts::none(),
-        ready_markers,
-        boot_timeout: Duration::from_secs(30),
-        impair: None,
-    }
-}
 
 fn run(
     path: &Path,
     scenario: esp_ws_scenario::Scenario,
-    profile: Arc<Profile>,
+    firmware: &'static Firmware,
 ) -> Result<(), Failed> {
-    let opts = options(profile.clone());
+    let opts = common::sim_run_options(firmware.name, None);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -57,9 +36,10 @@ fn run(
             esp_ws_runner::recover_into(&mut run, &inst, &opts).await?;
         }
         inst.stop().await;
-        Ok::<_, String>(run)
-    })?;
-    let bug = scenario.known_bug(profile.name);
+        Ok::<_, esp_ws_runner::RunError>(run)
+    })
+    .map_err(|e| e.to_string())?;
+    let bug = scenario.known_bug(firmware.name);
     match (&run.failure, bug) {
         (Some(_), None) => {
             let result = esp_ws_runner::ScenarioResult {
@@ -80,7 +60,7 @@ fn run(
         (None, Some(b)) => {
             return Err(format!(
                 "{} passed on {}, but it lists a known bug there ({}): is it fixed?",
-                scenario.name, profile.name, b.issue
+                scenario.name, firmware.name, b.issue
             )
             .into());
         }
@@ -90,7 +70,7 @@ fn run(
     let snapshot_dir = path.parent().unwrap_or(Path::new(".")).join("snapshots");
     let name = scenario.name.clone();
     let input = path.to_path_buf();
-    let suffix = (profile.name != esp_ws_sim::profile::DEFAULT).then_some(profile.name);
+    let suffix = firmware.snapshot_suffix();
     std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(snapshot_dir);
@@ -113,10 +93,10 @@ fn run(
 
 fn main() {
     let args = Arguments::from_args();
-    let dir = root().join("scenarios");
+    let dir = common::root().join("scenarios");
     let files =
         esp_ws_runner::discover::find(std::slice::from_ref(&dir)).expect("scenarios/ exists");
-    let profiles = esp_ws_sim::profile::all();
+    let firmwares = esp_ws_catalogue::firmwares();
     let mut trials = Vec::new();
     for f in files {
         let name = f
@@ -137,19 +117,13 @@ fn main() {
                 continue;
             }
         };
-        for p in &profiles {
-            if let Some(list) = &scenario.firmware
-                && !list.iter().any(|n| n == p.name)
-            {
-                continue;
-            }
-            let trial_name = if p.name == esp_ws_sim::profile::DEFAULT {
-                name.clone()
-            } else {
-                format!("{name}@{}", p.name)
+        for fw in firmwares.iter().filter(|fw| scenario.applies_to(fw)) {
+            let trial_name = match fw.snapshot_suffix() {
+                None => name.clone(),
+                Some(s) => format!("{name}@{s}"),
             };
-            let (f, s, p) = (f.clone(), scenario.clone(), p.clone());
-            trials.push(Trial::test(trial_name, move || run(&f, s, p)));
+            let (f, s) = (f.clone(), scenario.clone());
+            trials.push(Trial::test(trial_name, move || run(&f, s, fw)));
         }
     }
     libtest_mimic::run(&args, trials).exit();

@@ -104,6 +104,68 @@ fn every_scenario_passes_against_esp_ws_sim_run_as_a_child() {
     assert!(o.contains("against the program "), "{o}");
 }
 
+/// The program of `--target exec` on a port of its own choosing (no
+/// `{port}`): every scenario runs on its one instance, with a note saying
+/// why there is one, however many cores there are.
+#[test]
+fn a_fixed_port_runs_the_whole_suite_on_one_instance() {
+    let t = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let out = esp_ws()
+        .current_dir(root())
+        .args(["run", "scenarios", "--target", "exec", "--jobs", "4"])
+        .args(["--port", &port, "--artifacts"])
+        .arg(t.path())
+        .args(["--", ESP_WS, "sim", "--port", &port, "--log-level", "debug"])
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
+    assert!(
+        o.contains(&format!("1 instance: the program serves on the fixed port {port}")),
+        "{o}"
+    );
+    assert!(o.contains(", 1 instance\n"), "{o}");
+    assert!(
+        o.contains(&format!(
+            "\n{} passed, 0 failed\n",
+            default_profile_scenarios()
+        )),
+        "{o}"
+    );
+}
+
+/// A firmware built at INFO level (as a board is flashed by default): the
+/// scenarios whose snapshots hold debug lines are skipped, saying why, and
+/// the others pass.
+#[test]
+fn a_firmware_that_logs_at_info_skips_the_scenarios_that_need_debug_lines() {
+    let t = tempfile::tempdir().unwrap();
+    let out = esp_ws()
+        .current_dir(root())
+        .args(["run", "scenarios", "--target", "exec", "--artifacts"])
+        .arg(t.path())
+        .args(["--", ESP_WS, "sim", "--port", "{port}"])
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
+    let (all, at_info) = common::default_profile_scenarios_at_info();
+    assert!(at_info < all, "some default scenarios need debug lines");
+    assert!(o.contains(&format!("\n{at_info} passed, 0 failed\n")), "{o}");
+    assert!(
+        o.contains(
+            "it needs debug lines, but the firmware logs at info; CONFIG_LOG_DEFAULT_LEVEL_DEBUG=y, the QEMU overlay's setting"
+        ),
+        "{o}"
+    );
+}
+
 #[test]
 fn a_fixed_port_works_as_in_the_readme() {
     let t = tempfile::tempdir().unwrap();
@@ -263,6 +325,7 @@ fn a_program_that_dies_at_start_is_reported_with_its_last_words() {
             "sh",
             "-c",
             "echo 'I (10) boot: starting'; echo 'bad config' >&2; exit 3",
+            "{port}",
         ])
         .output()
         .unwrap();
@@ -296,6 +359,7 @@ fn a_target_that_never_gets_ready_is_stopped_after_the_boot_timeout() {
             "sh",
             "-c",
             "echo 'I (10) main_task: Calling app_main()'; exec sleep 60",
+            "{port}",
         ])
         .output()
         .unwrap();

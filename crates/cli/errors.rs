@@ -22,3 +22,30 @@ pub fn render_scenario_error(e: &ScenarioError) -> String {
     }
     s
 }
+
+/// The flag a user gave for a setting a target error is about.
+fn flag(setting: esp_ws_dut::Setting) -> &'static str {
+    match setting {
+        esp_ws_dut::Setting::Host => "--host",
+        esp_ws_dut::Setting::SerialPort => "--serial",
+        esp_ws_dut::Setting::Reset => "--reset",
+    }
+}
+
+/// A run that could not go on, in the user's terms: the flag an error is
+/// about, and what to do about a firmware waiting at its Wi-Fi prompt.
+pub fn render_run_error(e: &esp_ws_runner::RunError) -> String {
+    let mut s = match e.dut_error().and_then(|d| d.setting()) {
+        Some(setting) => format!("{}: {e}", flag(setting)),
+        None => e.to_string(),
+    };
+    if let Some(h @ esp_ws_dut::Hint::WifiPrompt(_)) = e.hint() {
+        let said = h.to_string();
+        s = s.replacen(
+            &said,
+            &format!("{said}: give them with --wifi-ssid and --wifi-password (or ESP_WS_WIFI_SSID and ESP_WS_WIFI_PASSWORD)"),
+            1,
+        );
+    }
+    s
+}

@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, report, snapshot};
+use esp_ws_catalogue::Firmware;
 use esp_ws_dut::process::StopTimeouts;
-use esp_ws_dut::{ExecConfig, QemuConfig, SimOptions, qemu};
+use esp_ws_dut::{
+    BoardTarget, ExecConfig, ExecTarget, Link, QemuConfig, QemuTarget, SimOptions, SimTarget,
+    Target, qemu,
+};
+use esp_ws_runner::{RunOptions, artifacts::Artifacts, report, snapshot};
 
 use crate::EXIT_USAGE;
-use crate::errors::render_scenario_error;
+use crate::errors::{render_run_error, render_scenario_error};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TargetKind {
@@ -44,10 +48,11 @@ pub struct RunArgs {
     /// merged flash image for QEMU (default: ./build).
     #[arg(long)]
     pub firmware: Option<String>,
-    /// The profile a non-simulated firmware corresponds to, for scenarios'
-    /// `firmware` lists and snapshot names.
-    #[arg(long, default_value = esp_ws_sim::profile::DEFAULT)]
-    pub profile: String,
+    /// The profile a real firmware (exec, qemu, board) behaves as, for
+    /// scenarios' `firmware` lists, known bugs, snapshot names and ready
+    /// lines [default: v5.5.5].
+    #[arg(long)]
+    pub profile: Option<String>,
     /// QEMU binary [default: ESP_WS_QEMU, qemu-system-xtensa on PATH, ESP-IDF's tools folder].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
@@ -77,9 +82,12 @@ pub struct RunArgs {
     /// Run only part K of N of the scenarios (CI sharding), e.g. 1/3.
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
-    /// Log level the simulated firmware is built with (CONFIG_LOG_DEFAULT_LEVEL).
-    #[arg(long, default_value = "debug")]
-    pub log_level: esp_ws_log::Level,
+    /// The firmware's CONFIG_LOG_DEFAULT_LEVEL: what the simulator is built
+    /// with [default: debug]; for a real firmware, what it was built with
+    /// [default: what its boot log shows]. Scenarios that need more verbose
+    /// lines are skipped.
+    #[arg(long)]
+    pub log_level: Option<esp_ws_log::Level>,
     /// Target instances to run scenarios on in parallel [default: the number of cores].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
@@ -190,35 +198,50 @@ fn parse_partition(s: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-fn sim_target(args: &RunArgs) -> Result<TargetSpec, String> {
+/// A firmware profile named on the command line.
+fn firmware(flag: &str, name: &str) -> Result<&'static Firmware, String> {
+    esp_ws_catalogue::find(name)
+        .ok_or_else(|| format!("{flag} {name}: {}", esp_ws_catalogue::unknown_message(name)))
+}
+
+/// What the target runs and which firmware that is.
+type Chosen = (Arc<dyn Target>, &'static Firmware);
+
+fn sim_target(args: &RunArgs) -> Result<Chosen, String> {
+    if let Some(p) = &args.profile {
+        return Err(format!(
+            "--profile {p}: that is for a real firmware (exec, qemu, board); the simulator runs the profile --firmware names"
+        ));
+    }
     let name = args
         .firmware
         .clone()
-        .unwrap_or_else(|| esp_ws_sim::profile::DEFAULT.to_string());
-    let profile = esp_ws_sim::profile::find(&name).ok_or_else(|| {
-        format!(
-            "--firmware {name}: no such profile; known: {}",
-            esp_ws_sim::profile::all()
-                .iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
-    Ok(TargetSpec::Sim(SimOptions {
-        log_level: args.log_level,
-        ..SimOptions::new(profile)
-    }))
+        .unwrap_or_else(|| esp_ws_catalogue::DEFAULT.to_string());
+    let fw = firmware("--firmware", &name)?;
+    let profile = esp_ws_sim::profile::find(fw.name)
+        .ok_or_else(|| format!("--firmware {name}: the simulator does not model it"))?;
+    let target = SimTarget {
+        opts: SimOptions {
+            log_level: args.log_level.unwrap_or(esp_ws_log::Level::Debug),
+            ..SimOptions::new(profile)
+        },
+    };
+    Ok((Arc::new(target), fw))
 }
 
-fn board_target(args: &RunArgs) -> Result<TargetSpec, String> {
+/// The profile a real firmware was declared to be.
+fn declared_profile(args: &RunArgs) -> Result<&'static Firmware, String> {
+    match &args.profile {
+        Some(p) => firmware("--profile", p),
+        None => Ok(esp_ws_catalogue::default_firmware()),
+    }
+}
+
+fn board_target(args: &RunArgs) -> Result<Chosen, String> {
     let Some(host) = args.host.clone() else {
         return Err("--target board needs the board's address: --host ADDR[:PORT]".into());
     };
-    esp_ws_dut::board::split_host(&host)?;
-    if args.jobs.is_some_and(|j| j > 1) {
-        return Err("--target board runs on one board: --jobs must be 1".into());
-    }
+    esp_ws_dut::board::split_host(&host).map_err(|e| format!("--host {e}"))?;
     if args.reset && args.serial.is_none() {
         return Err("--reset needs --serial (the reset goes through its RTS and DTR lines)".into());
     }
@@ -240,7 +263,7 @@ fn board_target(args: &RunArgs) -> Result<TargetSpec, String> {
         (None, Some(_)) => return Err("--wifi-password needs --wifi-ssid".into()),
         (None, None) => None,
     };
-    Ok(TargetSpec::Board {
+    let target = BoardTarget {
         cfg: esp_ws_dut::BoardConfig {
             host,
             serial: args.serial.clone().map(|path| esp_ws_dut::SerialConfig {
@@ -250,31 +273,33 @@ fn board_target(args: &RunArgs) -> Result<TargetSpec, String> {
             reset: args.reset,
             wifi,
         },
-        profile: args.profile.clone(),
-    })
+    };
+    Ok((Arc::new(target), declared_profile(args)?))
 }
 
-fn exec_target(args: &RunArgs) -> Result<TargetSpec, String> {
+fn exec_target(args: &RunArgs) -> Result<Chosen, String> {
     let Some((program, rest)) = args.program.split_first() else {
         return Err("--target exec needs the program after `--`, e.g. `esp-ws run --target exec -- esp-ws sim --port {port}`".into());
     };
-    if args.port.is_some() && args.jobs.unwrap_or(1) > 1 {
-        return Err("--port fixes one port, so --jobs must be 1 (leave --port out to give each instance its own {port})".into());
+    let cfg = ExecConfig {
+        program: program.clone(),
+        args: rest.to_vec(),
+        port: args.port,
+    };
+    if args.port.is_none() && cfg.fixed_port() {
+        return Err(format!(
+            "--target exec: the program's port is not known: put {} in its arguments (esp-ws picks a free port per instance) or give --port P",
+            esp_ws_dut::exec::PORT
+        ));
     }
-    Ok(TargetSpec::Exec {
-        cfg: ExecConfig {
-            program: program.clone(),
-            args: rest.to_vec(),
-            port: args.port,
-        },
-        profile: args.profile.clone(),
-    })
+    Ok((Arc::new(ExecTarget { cfg }), declared_profile(args)?))
 }
 
 /// Finds QEMU, then builds or checks the flash image.
-fn qemu_target(args: &RunArgs) -> Result<TargetSpec, String> {
-    let search = qemu::Search::from_env(args.qemu.clone());
-    let binary = qemu::find(&search).map_err(|e| e.to_string())?;
+fn qemu_target(args: &RunArgs) -> Result<Chosen, String> {
+    let search = qemu::Search::from_env(args.qemu.clone().map(|p| ("--qemu".to_string(), p)));
+    let binary = qemu::find(&search)
+        .map_err(|e| format!("{e} (or pass --qemu PATH)"))?;
     let sizes = binary.flash_sizes();
     println!(
         "{:>12} {} ({}), which accepts {} flash images",
@@ -305,7 +330,7 @@ fn qemu_target(args: &RunArgs) -> Result<TargetSpec, String> {
         "none" | "" => None,
         m => Some(m.to_string()),
     };
-    Ok(TargetSpec::Qemu {
+    let target = QemuTarget {
         cfg: QemuConfig {
             binary,
             image: Arc::new(image),
@@ -313,8 +338,8 @@ fn qemu_target(args: &RunArgs) -> Result<TargetSpec, String> {
             guest_port: args.guest_port,
             extra: args.qemu_args.clone(),
         },
-        profile: args.profile.clone(),
-    })
+    };
+    Ok((Arc::new(target), declared_profile(args)?))
 }
 
 /// SIGINT, SIGTERM or SIGHUP: the exit code a shell expects for it.
@@ -393,18 +418,18 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
-    let target = match args.target {
+    let chosen = match args.target {
         TargetKind::Sim => sim_target(&args),
         TargetKind::Exec => exec_target(&args),
         TargetKind::Qemu => qemu_target(&args),
         TargetKind::Board => board_target(&args),
     };
-    let target = match target {
+    let (target, firmware) = match chosen {
         Ok(t) => t,
         Err(e) => return usage(e),
     };
     let ready_markers = if args.ready.is_empty() {
-        esp_ws_runner::default_ready_markers(target.profile_name())
+        esp_ws_runner::ready_markers(firmware)
     } else {
         let mut v = Vec::new();
         for r in &args.ready {
@@ -419,14 +444,10 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return usage(format!("cannot create {}: {e}", args.artifacts.display())),
     };
-    let is_board = matches!(target, TargetSpec::Board { .. });
-    let jobs = if is_board {
-        1
-    } else {
-        args.jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1)
-    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let impair = match args.impair.as_deref().map(esp_ws_impair::Impairment::parse) {
         None => None,
         Some(Ok(i)) => Some(i),
@@ -438,24 +459,21 @@ async fn run(args: RunArgs) -> ExitCode {
         snapshot::Update::from_env()
     };
     let force_pass = std::env::var("INSTA_FORCE_PASS").is_ok_and(|v| v == "1");
-    let is_sim = matches!(target, TargetSpec::Sim(_));
+    // Wi-Fi is slower and less even than loopback.
+    let network = target.link() == Link::Network;
+    let stated_level = match args.target {
+        // The simulator's level is its build setting, which it knows.
+        TargetKind::Sim => None,
+        _ => args.log_level,
+    };
     let opts = RunOptions {
         target,
+        firmware,
         jobs,
         exec: esp_ws_runner::ExecOptions {
-            // Wi-Fi is slower and less even than loopback.
-            timeout_scale: args
-                .timeout_scale
-                .unwrap_or(if is_board { 3.0 } else { 1.0 }),
-            connect_attempts: if is_board { 5 } else { 1 },
+            timeout_scale: args.timeout_scale.unwrap_or(if network { 3.0 } else { 1.0 }),
+            connect_attempts: if network { 5 } else { 1 },
             host_header: args.host_header.clone(),
-            // A real firmware logs at its own pace: allow it more time to
-            // go quiet after a scenario than the (exact) simulator needs.
-            settle_quiet: if is_sim {
-                Duration::from_millis(300)
-            } else {
-                Duration::from_millis(500)
-            },
             settle_max: Duration::from_secs(10),
         },
         update,
@@ -464,9 +482,20 @@ async fn run(args: RunArgs) -> ExitCode {
         ready_markers,
         boot_timeout: args.boot_timeout,
         impair,
+        log_level: stated_level,
     };
+    if let Some((max, why)) = opts.target.max_instances()
+        && jobs > max
+        && scenarios.len() > 1
+    {
+        println!(
+            "{:>12} {max} instance{}: {why}",
+            "Note",
+            if max == 1 { "" } else { "s" }
+        );
+    }
     let started = Instant::now();
-    let n = jobs.min(scenarios.len());
+    let n = opts.instances().min(scenarios.len());
     println!(
         "{:>12} {} scenarios against the {}, {} instance{}",
         "Starting",
@@ -502,7 +531,7 @@ async fn run(args: RunArgs) -> ExitCode {
     let results = match results {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", render_run_error(&e));
             print_artifacts();
             return ExitCode::from(EXIT_USAGE);
         }

@@ -21,15 +21,57 @@ impl Drop for Reap {
 /// The scenarios under `scenarios/` that apply to the default firmware
 /// profile (the others are reported as skipped on it).
 pub fn default_profile_scenarios() -> usize {
-    std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| {
-            esp_ws_scenario::load_file(p)
-                .unwrap()
-                .firmware
-                .is_none_or(|l| l.iter().any(|f| f == esp_ws_sim::profile::DEFAULT))
-        })
+    let files = esp_ws_runner::discover::find(&[root().join("scenarios")]).unwrap();
+    let default = esp_ws_catalogue::default_firmware();
+    files
+        .iter()
+        .filter(|p| esp_ws_scenario::load_file(p).unwrap().applies_to(default))
         .count()
+}
+
+/// The scenarios that apply to the default firmware profile, and how many
+/// of them need no more than INFO lines from the firmware.
+pub fn default_profile_scenarios_at_info() -> (usize, usize) {
+    let files = esp_ws_runner::discover::find(&[root().join("scenarios")]).unwrap();
+    let default = esp_ws_catalogue::default_firmware();
+    let scenarios: Vec<_> = files
+        .iter()
+        .map(|p| esp_ws_scenario::load_file(p).unwrap())
+        .filter(|s| s.applies_to(default))
+        .collect();
+    let at_info = scenarios
+        .iter()
+        .filter(|s| esp_ws_runner::needed_log_level(s) <= esp_ws_log::Level::Info)
+        .count();
+    (scenarios.len(), at_info)
+}
+
+/// Run options for the in-process simulator running `firmware` at debug
+/// level (what the scenario tests and the documented-output test use).
+pub fn sim_run_options(
+    firmware: &str,
+    log_colors: Option<bool>,
+) -> esp_ws_runner::RunOptions {
+    let fw = esp_ws_catalogue::find(firmware).expect("a catalogue profile");
+    let profile = esp_ws_sim::profile::find(firmware).expect("a simulated profile");
+    let mut opts = esp_ws_dut::SimOptions {
+        log_level: esp_ws_log::Level::Debug,
+        ..esp_ws_dut::SimOptions::new(profile)
+    };
+    if let Some(c) = log_colors {
+        opts.log_colors = c;
+    }
+    esp_ws_runner::RunOptions {
+        target: std::sync::Arc::new(esp_ws_dut::SimTarget { opts }),
+        firmware: fw,
+        jobs: 1,
+        exec: Default::default(),
+        update: esp_ws_runner::snapshot::Update::No,
+        force_pass: false,
+        artifacts: esp_ws_runner::artifacts::Artifacts::none(),
+        ready_markers: esp_ws_runner::ready_markers(fw),
+        boot_timeout: std::time::Duration::from_secs(30),
+        impair: None,
+        log_level: None,
+    }
 }

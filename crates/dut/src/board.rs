@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 use crate::serial::SerialLog;
+use crate::{Dut, DutError, Link, Readiness, Settled, StartContext, Stopped, Target};
 
 /// What the example prints when built with
 /// CONFIG_EXAMPLE_WIFI_SSID_PWD_FROM_STDIN (protocol_examples_common,
@@ -53,8 +56,11 @@ pub struct BoardConfig {
 
 /// `ADDR[:PORT]` → (host, port): `10.0.0.2`, `10.0.0.2:8080`, `esp32.local`,
 /// `[fe80::1]:80`, and a bare IPv6 address.
-pub fn split_host(host: &str) -> Result<(String, u16), String> {
-    let bad = |why: &str| format!("--host {host:?}: {why} (expected ADDR or ADDR:PORT)");
+pub fn split_host(host: &str) -> Result<(String, u16), DutError> {
+    let bad = |why: &str| DutError::Host {
+        host: format!("{host:?}"),
+        reason: format!("{why} (expected ADDR or ADDR:PORT)"),
+    };
     if host.is_empty() {
         return Err(bad("empty"));
     }
@@ -85,17 +91,19 @@ pub fn split_host(host: &str) -> Result<(String, u16), String> {
 }
 
 /// Resolves `ADDR[:PORT]` with the system resolver, within `timeout`.
-pub async fn resolve(host: &str, timeout: Duration) -> Result<SocketAddr, String> {
+pub async fn resolve(host: &str, timeout: Duration) -> Result<SocketAddr, DutError> {
     let (h, port) = split_host(host)?;
     let lookup = tokio::net::lookup_host((h.as_str(), port));
+    let bad = |reason: String| DutError::Host {
+        host: host.to_string(),
+        reason,
+    };
     match tokio::time::timeout(timeout, lookup).await {
-        Err(_) => Err(format!(
-            "--host {host}: resolving {h} took longer than {timeout:?}"
-        )),
-        Ok(Err(e)) => Err(format!("--host {host}: cannot resolve {h}: {e}")),
+        Err(_) => Err(bad(format!("resolving {h} took longer than {timeout:?}"))),
+        Ok(Err(e)) => Err(bad(format!("cannot resolve {h}: {e}"))),
         Ok(Ok(mut addrs)) => addrs
             .next()
-            .ok_or_else(|| format!("--host {host}: {h} has no address")),
+            .ok_or_else(|| bad(format!("{h} has no address"))),
     }
 }
 
@@ -112,9 +120,9 @@ impl SerialLink {
     /// Opens the port at `baud`, 8N1, no flow control, leaving DTR and RTS
     /// as the kernel sets them on open (both asserted: the auto-reset
     /// circuit of ESP32 boards does not reset on that), and starts reading.
-    pub fn open(cfg: &SerialConfig, log: SerialLog) -> Result<SerialLink, String> {
+    pub fn open(cfg: &SerialConfig, log: SerialLog) -> Result<SerialLink, DutError> {
         let name = cfg.path.display().to_string();
-        let port = serialport::new(name.clone(), cfg.baud)
+        let port = serialport::new(name, cfg.baud)
             .data_bits(serialport::DataBits::Eight)
             .parity(serialport::Parity::None)
             .stop_bits(serialport::StopBits::One)
@@ -122,10 +130,14 @@ impl SerialLink {
             .timeout(Duration::from_millis(100))
             .preserve_dtr_on_open()
             .open()
-            .map_err(|e| format!("--serial {name}: cannot open it: {e}"))?;
-        let mut reader_port = port
-            .try_clone()
-            .map_err(|e| format!("--serial {name}: {e}"))?;
+            .map_err(|source| DutError::SerialOpen {
+                path: cfg.path.clone(),
+                source,
+            })?;
+        let mut reader_port = port.try_clone().map_err(|source| DutError::SerialOpen {
+            path: cfg.path.clone(),
+            source,
+        })?;
         let stop = Arc::new(AtomicBool::new(false));
         let reader = {
             let stop = stop.clone();
@@ -149,7 +161,11 @@ impl SerialLink {
                     }
                     log.close();
                 })
-                .map_err(|e| format!("--serial {name}: cannot start its reader: {e}"))?
+                .map_err(|source| DutError::SerialIo {
+                    path: cfg.path.clone(),
+                    what: "cannot start its reader",
+                    source,
+                })?
         };
         Ok(SerialLink {
             path: cfg.path.clone(),
@@ -161,13 +177,12 @@ impl SerialLink {
 
     /// esptool's hard reset: DTR released (IO0 high: boot from flash), RTS
     /// asserted (EN low: the chip held in reset) for 100 ms, then released.
-    pub fn hard_reset(&self) -> Result<(), String> {
+    pub fn hard_reset(&self) -> Result<(), DutError> {
         let mut p = self.writer.lock().unwrap();
-        let name = self.path.display();
-        let refused = |what: &str, e: serialport::Error| {
-            format!(
-                "--reset: {name} refuses to set {what} ({e}); a pseudo-terminal or a bridge without modem-control lines cannot reset the board: reset it by hand and leave --reset out"
-            )
+        let refused = |line: &'static str, source: serialport::Error| DutError::SerialReset {
+            path: self.path.clone(),
+            line,
+            source,
         };
         p.write_data_terminal_ready(false)
             .map_err(|e| refused("DTR", e))?;
@@ -180,11 +195,15 @@ impl SerialLink {
     }
 
     /// Sends bytes to the board's console.
-    pub fn write(&self, bytes: &[u8]) -> Result<(), String> {
+    pub fn write(&self, bytes: &[u8]) -> Result<(), DutError> {
         let mut p = self.writer.lock().unwrap();
         p.write_all(bytes)
             .and_then(|_| p.flush())
-            .map_err(|e| format!("--serial {}: write failed: {e}", self.path.display()))
+            .map_err(|source| DutError::SerialIo {
+                path: self.path.clone(),
+                what: "write failed",
+                source,
+            })
     }
 }
 
@@ -233,6 +252,166 @@ pub fn answer_wifi_prompt(
     })
 }
 
+/// A real board on the network, its log from its USB serial port.
+#[derive(Clone, Debug)]
+pub struct BoardTarget {
+    pub cfg: BoardConfig,
+}
+
+impl Target for BoardTarget {
+    fn kind(&self) -> &'static str {
+        "board"
+    }
+
+    fn describe(&self) -> String {
+        match &self.cfg.serial {
+            Some(s) => format!("board at {} (serial {})", self.cfg.host, s.path.display()),
+            None => format!("board at {} (no serial log)", self.cfg.host),
+        }
+    }
+
+    fn max_instances(&self) -> Option<(usize, String)> {
+        Some((1, "there is one board".into()))
+    }
+
+    fn link(&self) -> Link {
+        Link::Network
+    }
+
+    /// Resolves the board's address, opens its serial port (if any) and,
+    /// with `reset`, pulses it into a fresh boot.
+    fn start(&self, ctx: StartContext) -> BoxFuture<'_, Result<Box<dyn Dut>, DutError>> {
+        Box::pin(async move {
+            let cfg = &self.cfg;
+            let endpoint = resolve(&cfg.host, Duration::from_secs(10)).await?;
+            let dir = crate::required_dir(&ctx, "board")?;
+            let label = ctx.label;
+            let serial_path = dir.join("serial.log");
+            let serial = SerialLog::new(Some(serial_path.clone())).map_err(|source| {
+                DutError::Write {
+                    label: label.clone(),
+                    path: serial_path,
+                    source,
+                }
+            })?;
+            if let Some(w) = &cfg.wifi {
+                // Before any byte is read, so the password is never stored.
+                serial.redact(&w.password);
+            }
+            let link = match &cfg.serial {
+                Some(sc) => Some(Arc::new(SerialLink::open(sc, serial.clone())?)),
+                None => None,
+            };
+            let prompt = match (&link, &cfg.wifi) {
+                (Some(l), Some(w)) => Some(answer_wifi_prompt(serial.clone(), l.clone(), w.clone())),
+                _ => None,
+            };
+            if cfg.reset {
+                let Some(l) = &link else {
+                    return Err(DutError::ResetWithoutSerial);
+                };
+                l.hard_reset()?;
+            }
+            tracing::info!("{label}: board at {endpoint}");
+            Ok(Box::new(BoardDut {
+                label,
+                endpoint,
+                serial,
+                dir,
+                reset: cfg.reset,
+                link,
+                prompt,
+            }) as Box<dyn Dut>)
+        })
+    }
+}
+
+struct BoardDut {
+    label: String,
+    endpoint: SocketAddr,
+    serial: SerialLog,
+    dir: PathBuf,
+    /// It was reset, so it boots now; otherwise esp-ws attached to it.
+    reset: bool,
+    link: Option<Arc<SerialLink>>,
+    prompt: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Dut for BoardDut {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn endpoint(&self) -> Option<SocketAddr> {
+        Some(self.endpoint)
+    }
+
+    fn serial(&self) -> &SerialLog {
+        &self.serial
+    }
+
+    fn has_serial_log(&self) -> bool {
+        self.link.is_some()
+    }
+
+    fn dir(&self) -> Option<&std::path::Path> {
+        Some(&self.dir)
+    }
+
+    fn readiness(&self) -> Readiness {
+        if self.reset {
+            Readiness::BootLog { probe: true }
+        } else {
+            // A board that was not reset is already running: its boot log
+            // is gone.
+            Readiness::Handshake
+        }
+    }
+
+    /// A board does not go away; it reboots or hangs.
+    fn ended(&self) -> Option<String> {
+        None
+    }
+
+    fn settle(&self, max: Duration) -> BoxFuture<'_, Settled> {
+        Box::pin(async move {
+            let quiet = Duration::from_millis(500);
+            if self.link.is_none() {
+                // Nothing to watch: give the board the quiet period.
+                tokio::time::sleep(quiet.min(max)).await;
+                return Settled::Quiet;
+            }
+            let deadline = tokio::time::Instant::now() + max;
+            if self.serial.wait_quiet(quiet, deadline).await {
+                Settled::Quiet
+            } else {
+                Settled::TimedOut
+            }
+        })
+    }
+
+    /// When the firmware sits at its Wi-Fi prompt, it waits for credentials.
+    fn hint(&self) -> Option<crate::Hint> {
+        let asked = self
+            .serial
+            .lines(0, usize::MAX)
+            .iter()
+            .any(|l| l.text().contains(WIFI_PROMPT));
+        asked.then_some(crate::Hint::WifiPrompt(WIFI_PROMPT))
+    }
+
+    fn stop(self: Box<Self>) -> BoxFuture<'static, Option<Stopped>> {
+        Box::pin(async move {
+            if let Some(t) = self.prompt {
+                t.abort();
+            }
+            // The reader thread stops within its read timeout.
+            drop(self.link);
+            None
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +430,7 @@ mod tests {
         assert_eq!(split_host("[fe80::1]:81").unwrap(), ("fe80::1".into(), 81));
         assert_eq!(split_host("[::1]").unwrap(), ("::1".into(), 80));
         assert_eq!(split_host("::1").unwrap(), ("::1".into(), 80));
-        let e = split_host("10.0.0.2:http").unwrap_err();
+        let e = split_host("10.0.0.2:http").unwrap_err().to_string();
         assert!(e.contains("the port is not a number"), "{e}");
         assert!(split_host("").is_err());
         assert!(split_host(":80").is_err());

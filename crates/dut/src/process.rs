@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
@@ -400,4 +400,73 @@ pub fn install_panic_hook() {
         default(info);
         std::process::exit(101);
     }));
+}
+
+/// Why a short command run to its end failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Spawn(std::io::Error),
+    #[error("`{command}` did not finish in {timeout:?}")]
+    Timeout { command: String, timeout: Duration },
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Failed {
+        command: String,
+        status: ExitStatus,
+        stderr: String,
+    },
+}
+
+/// Runs a short command (a probe such as `qemu --version`) to its end
+/// within `timeout`, killing it past that; its stdout, or why it failed.
+pub fn run_bounded(path: &Path, args: &[&str], timeout: Duration) -> Result<String, CommandError> {
+    let command = || format!("{} {}", path.display(), args.join(" "));
+    let deadline = std::time::Instant::now() + timeout;
+    let mut child = loop {
+        match Command::new(path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => break c,
+            // ETXTBSY: the file is still open for writing somewhere (being
+            // installed, or held by a process forked while it was written);
+            // that passes within moments.
+            Err(e)
+                if e.raw_os_error() == Some(libc::ETXTBSY)
+                    && std::time::Instant::now() + Duration::from_millis(20) < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(CommandError::Spawn(e)),
+        }
+    };
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CommandError::Timeout {
+                    command: command(),
+                    timeout,
+                });
+            }
+            Err(e) => return Err(CommandError::Spawn(e)),
+        }
+    }
+    let out = child.wait_with_output().map_err(CommandError::Spawn)?;
+    if !out.status.success() {
+        return Err(CommandError::Failed {
+            command: command(),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

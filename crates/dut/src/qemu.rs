@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -81,71 +80,19 @@ pub fn parse_machines(help: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs a probe command with a deadline; stdout or why it failed.
-fn run_bounded(path: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
-    let deadline = std::time::Instant::now() + timeout;
-    let mut child = loop {
-        match Command::new(path)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-        {
-            Ok(c) => break c,
-            // ETXTBSY: the file is still open for writing somewhere (being
-            // installed, or held by a process forked while it was written);
-            // that passes within moments.
-            Err(e)
-                if e.raw_os_error() == Some(libc::ETXTBSY)
-                    && std::time::Instant::now() + Duration::from_millis(20) < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    };
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`{} {}` did not finish in {timeout:?}",
-                    path.display(),
-                    args.join(" ")
-                ));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "`{} {}` failed ({}): {}",
-            path.display(),
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Probes a QEMU binary (`--version`, `-machine help`), each bounded to 10 s.
-pub fn probe(path: &Path) -> Result<QemuBinary, String> {
+pub fn probe(path: &Path) -> Result<QemuBinary, crate::process::CommandError> {
     probe_within(path, Duration::from_secs(10))
 }
 
 /// [`probe`] with another bound on each command.
-pub fn probe_within(path: &Path, timeout: Duration) -> Result<QemuBinary, String> {
-    let version = run_bounded(path, &["--version"], timeout)?;
+pub fn probe_within(
+    path: &Path,
+    timeout: Duration,
+) -> Result<QemuBinary, crate::process::CommandError> {
+    let version = crate::process::run_bounded(path, &["--version"], timeout)?;
     let version_line = version.lines().next().unwrap_or("").trim().to_string();
-    let help = run_bounded(path, &["-machine", "help"], timeout)?;
+    let help = crate::process::run_bounded(path, &["-machine", "help"], timeout)?;
     Ok(QemuBinary {
         path: path.to_path_buf(),
         version: parse_version(&version_line),
@@ -179,7 +126,7 @@ impl std::fmt::Display for NotFound {
         )?;
         write!(
             f,
-            "  then `. $IDF_PATH/export.sh` puts it on PATH (or pass --qemu PATH, or set ESP_WS_QEMU)"
+            "  then `. $IDF_PATH/export.sh` puts it on PATH (or set ESP_WS_QEMU to its path)"
         )
     }
 }
@@ -189,8 +136,9 @@ impl std::error::Error for NotFound {}
 /// Where to look, in order.
 #[derive(Clone, Debug, Default)]
 pub struct Search {
-    /// `--qemu PATH`: when given, the only candidate.
-    pub explicit: Option<PathBuf>,
+    /// A binary the user named, and how they named it (for the list of
+    /// places looked at): when given, the only candidate.
+    pub explicit: Option<(String, PathBuf)>,
     /// `ESP_WS_QEMU`.
     pub env: Option<PathBuf>,
     /// `PATH`.
@@ -201,7 +149,7 @@ pub struct Search {
 }
 
 impl Search {
-    pub fn from_env(explicit: Option<PathBuf>) -> Search {
+    pub fn from_env(explicit: Option<(String, PathBuf)>) -> Search {
         Search {
             explicit,
             env: std::env::var_os("ESP_WS_QEMU").map(PathBuf::from),
@@ -283,8 +231,8 @@ pub fn find(s: &Search) -> Result<QemuBinary, NotFound> {
             }
         }
     };
-    if let Some(p) = &s.explicit {
-        return try_path("--qemu".into(), p, &mut looked).ok_or(NotFound { looked });
+    if let Some((place, p)) = &s.explicit {
+        return try_path(place.clone(), p, &mut looked).ok_or(NotFound { looked });
     }
     match &s.env {
         Some(p) => {
@@ -502,4 +450,168 @@ pub async fn qmp_quit(addr: SocketAddr) {
     if let Ok(mut q) = Qmp::connect(addr).await {
         let _ = q.execute("quit").await;
     }
+}
+
+/// How QEMU is to be started (everything but the ports).
+#[derive(Clone, Debug)]
+pub struct QemuConfig {
+    pub binary: QemuBinary,
+    /// The flash image, already assembled and checked (every instance
+    /// gets its own copy: QEMU writes to it).
+    pub image: std::sync::Arc<Vec<u8>>,
+    pub psram: Option<String>,
+    pub guest_port: u16,
+    pub extra: Vec<String>,
+}
+
+/// Espressif's QEMU running a real firmware image.
+#[derive(Clone, Debug)]
+pub struct QemuTarget {
+    pub cfg: QemuConfig,
+}
+
+impl crate::Target for QemuTarget {
+    fn kind(&self) -> &'static str {
+        "qemu"
+    }
+
+    fn describe(&self) -> String {
+        format!("QEMU ({})", self.cfg.binary.path.display())
+    }
+
+    /// Boots a copy of the flash image, with a fresh eFuse file, the
+    /// firmware's port forwarded to a free loopback port and a QMP socket.
+    fn start(
+        &self,
+        ctx: crate::StartContext,
+    ) -> futures::future::BoxFuture<'_, Result<Box<dyn crate::Dut>, crate::DutError>> {
+        Box::pin(async move {
+            let dir = crate::required_dir(&ctx, "QEMU")?;
+            let label = ctx.label;
+            let cfg = &self.cfg;
+            let flash = dir.join("flash.bin");
+            let efuse = dir.join("efuse.bin");
+            crate::write_file(&label, &flash, cfg.image.as_slice())?;
+            crate::write_file(&label, &efuse, &esp_ws_image::esp32_default_efuse())?;
+            let make = |host_port: u16, qmp_port: u16| {
+                command_line(&Launch {
+                    qemu: cfg.binary.path.clone(),
+                    machine: "esp32".into(),
+                    psram: cfg.psram.clone(),
+                    flash: flash.clone(),
+                    efuse: efuse.clone(),
+                    host_port,
+                    guest_port: cfg.guest_port,
+                    qmp_port,
+                    extra: cfg.extra.clone(),
+                })
+            };
+            let started = spawn_qemu(&label, make, &dir, None).await?;
+            // A firmware that dials out reaches the host at slirp's
+            // gateway; nothing on the guest side is served to esp-ws then.
+            let endpoint = ctx
+                .dial
+                .is_none()
+                .then(|| SocketAddr::from(([127, 0, 0, 1], started.host_port)));
+            Ok(Box::new(crate::exec::ProcessDut {
+                label,
+                endpoint,
+                serial: started.serial,
+                dir,
+                child: started.child,
+                qmp: Some(started.qmp),
+            }) as Box<dyn crate::Dut>)
+        })
+    }
+}
+
+/// A QEMU process that got past start-up.
+pub struct StartedQemu {
+    pub child: crate::process::Supervised,
+    pub serial: crate::SerialLog,
+    pub host_port: u16,
+    pub qmp: SocketAddr,
+}
+
+/// Starts QEMU with the command line `make(host_port, qmp_port)` builds.
+/// Ports are chosen free, but another process can take one before QEMU
+/// binds it: QEMU then exits at once with "Could not set up host forwarding
+/// rule", and this retries with new ports (3 attempts). `first` forces the
+/// ports of the first attempt. The command line goes to `qemu-command.txt`,
+/// UART0 to `serial.log`, QEMU's own messages to `qemu-stderr.log`.
+pub async fn spawn_qemu(
+    label: &str,
+    make: impl Fn(u16, u16) -> Vec<String>,
+    dir: &Path,
+    first: Option<(u16, u16)>,
+) -> Result<StartedQemu, crate::DutError> {
+    use crate::DutError;
+    let no_port = |source| DutError::NoFreePort {
+        label: label.to_string(),
+        source,
+    };
+    let mut last_error = String::new();
+    for attempt in 1..=3 {
+        let (host_port, qmp_port) = match (attempt, first) {
+            (1, Some(p)) => p,
+            _ => (
+                crate::free_port().map_err(no_port)?,
+                crate::free_port().map_err(no_port)?,
+            ),
+        };
+        let args = make(host_port, qmp_port);
+        let line = shell_line(&args);
+        tracing::info!("{label}: {line}");
+        crate::write_file(
+            label,
+            &dir.join("qemu-command.txt"),
+            format!("{line}\n").as_bytes(),
+        )?;
+        let serial_path = dir.join("serial.log");
+        let serial =
+            crate::SerialLog::new(Some(serial_path.clone())).map_err(|source| DutError::Write {
+                label: label.to_string(),
+                path: serial_path,
+                source,
+            })?;
+        let mut cmd = std::process::Command::new(&args[0]);
+        cmd.args(&args[1..]);
+        let qmp = SocketAddr::from(([127, 0, 0, 1], qmp_port));
+        let child = crate::process::Supervised::spawn(
+            label,
+            cmd,
+            serial.clone(),
+            Some(dir.join("qemu-stderr.log")),
+            Some(qmp),
+        )
+        .map_err(|source| DutError::Spawn {
+            label: label.to_string(),
+            source,
+        })?;
+        // Start-up errors (a taken port, a bad option) end QEMU at once.
+        if let Some(status) = child.wait_exit(Duration::from_millis(500)).await {
+            let stderr = child.stderr_tail();
+            if stderr.contains(HOSTFWD_BUSY) {
+                tracing::info!("{label}: host port {host_port} was taken, retrying with others");
+                last_error = stderr;
+                continue;
+            }
+            return Err(DutError::QemuExited {
+                label: label.to_string(),
+                status: status.to_string(),
+                stderr: stderr.trim().to_string(),
+                command: line,
+            });
+        }
+        return Ok(StartedQemu {
+            child,
+            serial,
+            host_port,
+            qmp,
+        });
+    }
+    Err(DutError::QemuPorts {
+        label: label.to_string(),
+        last: last_error.trim().to_string(),
+    })
 }

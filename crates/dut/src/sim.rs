@@ -273,3 +273,128 @@ async fn serve_conn(
     // (Linux also resets when unread bytes are left in its buffer).
     drop(stream);
 }
+
+/// The simulator as a kind of device under test.
+#[derive(Clone)]
+pub struct SimTarget {
+    pub opts: SimOptions,
+}
+
+impl crate::Target for SimTarget {
+    fn kind(&self) -> &'static str {
+        "sim"
+    }
+
+    fn describe(&self) -> String {
+        format!("simulator ({})", self.opts.profile.name)
+    }
+
+    fn start(
+        &self,
+        ctx: crate::StartContext,
+    ) -> futures::future::BoxFuture<'_, Result<Box<dyn crate::Dut>, crate::DutError>> {
+        Box::pin(async move {
+            let label = ctx.label;
+            if ctx.dial.is_some() {
+                return Err(crate::DutError::Unsupported {
+                    label,
+                    what: format!(
+                        "the simulated firmware {} serves WebSocket; it does not dial out",
+                        self.opts.profile.name
+                    ),
+                });
+            }
+            let serial_file = match &ctx.dir {
+                Some(d) => {
+                    crate::create_dir(&label, d)?;
+                    Some(d.join("serial.log"))
+                }
+                None => None,
+            };
+            let failed = |source| crate::DutError::Simulator {
+                label: label.clone(),
+                source,
+            };
+            let serial = crate::SerialLog::new(serial_file).map_err(failed)?;
+            let sink = {
+                let serial = serial.clone();
+                Arc::new(move |b: &[u8]| serial.push(b))
+            };
+            let host = SimHost::start(self.opts.clone(), sink)
+                .await
+                .map_err(failed)?;
+            Ok(Box::new(SimDut {
+                label,
+                dir: ctx.dir,
+                serial,
+                log_level: self.opts.log_level,
+                host,
+            }) as Box<dyn crate::Dut>)
+        })
+    }
+}
+
+/// A running simulated chip.
+struct SimDut {
+    label: String,
+    dir: Option<std::path::PathBuf>,
+    serial: crate::SerialLog,
+    log_level: Level,
+    host: SimHost,
+}
+
+impl crate::Dut for SimDut {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn endpoint(&self) -> Option<SocketAddr> {
+        Some(self.host.local_addr())
+    }
+
+    fn serial(&self) -> &crate::SerialLog {
+        &self.serial
+    }
+
+    fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_deref()
+    }
+
+    fn readiness(&self) -> crate::Readiness {
+        // The model listens before it says it is ready: nothing to probe.
+        crate::Readiness::BootLog { probe: false }
+    }
+
+    fn log_level(&self) -> Option<Level> {
+        Some(self.log_level)
+    }
+
+    fn ended(&self) -> Option<String> {
+        self.host
+            .halted()
+            .then(|| "the chip is halted after a panic (it does not reboot)".to_string())
+    }
+
+    fn settle(&self, max: Duration) -> futures::future::BoxFuture<'_, crate::Settled> {
+        Box::pin(async move {
+            if self.host.settle(max).await {
+                crate::Settled::Idle
+            } else {
+                crate::Settled::TimedOut
+            }
+        })
+    }
+
+    fn sync(&self, max: Duration) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.host.wait_idle(max).await;
+        })
+    }
+
+    fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, Option<crate::Stopped>> {
+        Box::pin(async move {
+            self.host.stop().await;
+            None
+        })
+    }
+}

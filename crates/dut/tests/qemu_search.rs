@@ -44,7 +44,7 @@ fn a_stock_qemu_is_reported_as_not_espressifs_build() {
         &["lx60", "sim"],
     );
     let s = Search {
-        explicit: Some(stock.clone()),
+        explicit: Some(("--qemu".into(), stock.clone())),
         ..empty_search()
     };
     let err = qemu::find(&s).unwrap_err().to_string();
@@ -145,7 +145,9 @@ fn a_probe_that_hangs_is_cut_off() {
     std::fs::write(&p, "#!/bin/sh\nexec sleep 30\n").unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     let start = Instant::now();
-    let err = qemu::probe_within(&p, Duration::from_millis(300)).unwrap_err();
+    let err = qemu::probe_within(&p, Duration::from_millis(300))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("did not finish"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(5));
 }

@@ -71,8 +71,6 @@ pub struct ExecOptions {
     pub timeout_scale: f64,
     /// How long the target may take to settle after a scenario.
     pub settle_max: Duration,
-    /// Quiet period that counts as settled for targets that cannot tell.
-    pub settle_quiet: Duration,
     /// The `Host` header sent by default.
     pub host_header: Option<String>,
     /// TCP connection attempts of an `open` step (with backoff).
@@ -84,7 +82,6 @@ impl Default for ExecOptions {
         ExecOptions {
             timeout_scale: 1.0,
             settle_max: Duration::from_secs(5),
-            settle_quiet: Duration::from_millis(300),
             host_header: None,
             connect_attempts: 1,
         }
@@ -147,14 +144,18 @@ pub async fn run_scenario(
     opts: &ExecOptions,
 ) -> ScenarioRun {
     let start = Instant::now();
-    let log_start = target.serial.len();
+    let log_start = target.serial().len();
     let mut ctx = Ctx {
         target,
         opts,
         conns: BTreeMap::new(),
         vars: HashMap::new(),
         transcript: Transcript::default(),
-        volatile: vec![(target.endpoint.to_string(), "[HOST]".into())],
+        volatile: target
+            .endpoint()
+            .map(|e| (e.to_string(), "[HOST]".into()))
+            .into_iter()
+            .collect(),
         start,
         log_start,
         log_cursor: log_start,
@@ -214,12 +215,12 @@ pub async fn run_scenario(
             );
         }
     }
-    let settled = target.settle(opts.settle_quiet, opts.settle_max).await;
-    let log_end = target.serial.len();
+    let settled = target.settle(opts.settle_max).await;
+    let log_end = target.serial().len();
     ScenarioRun {
         transcript: ctx.transcript,
         failure,
-        log: target.serial.lines(log_start, log_end),
+        log: target.serial().lines(log_start, log_end),
         log_start,
         volatile: ctx.volatile,
         settled,
@@ -487,7 +488,11 @@ impl Ctx<'_> {
                 o.conn
             )));
         }
-        let addr = self.target.endpoint;
+        let Some(addr) = self.target.endpoint() else {
+            return Err(Fail::msg(
+                "the firmware dials out: it serves nothing an `open` step could connect to",
+            ));
+        };
         // A board on Wi-Fi may refuse or drop a first attempt: try again,
         // pausing twice as long each time, within the step's time.
         let mut attempt = 1;
@@ -1001,7 +1006,7 @@ impl Ctx<'_> {
         };
         let want = describe_expected_log(e, &pattern);
         if e.not {
-            let seen = self.target.serial.lines(self.log_start, usize::MAX);
+            let seen = self.target.serial().lines(self.log_start, usize::MAX);
             if let Some(l) = seen.iter().find(|l| matches(l)) {
                 return Err(Fail::diff(
                     "a log line that must not appear did",
@@ -1009,9 +1014,9 @@ impl Ctx<'_> {
                     l.text(),
                 ));
             }
-            let from = self.target.serial.len();
+            let from = self.target.serial().len();
             let until = tokio::time::Instant::now() + e.duration;
-            if let Some(l) = self.target.serial.wait_for(from, until, matches).await {
+            if let Some(l) = self.target.serial().wait_for(from, until, matches).await {
                 return Err(Fail::diff(
                     "a log line that must not appear did",
                     format!("no line {want}"),
@@ -1022,7 +1027,7 @@ impl Ctx<'_> {
         }
         match self
             .target
-            .serial
+            .serial()
             .wait_for(self.log_cursor, deadline, &matches)
             .await
         {
@@ -1040,7 +1045,7 @@ impl Ctx<'_> {
             None => {
                 let recent: Vec<String> = self
                     .target
-                    .serial
+                    .serial()
                     .lines(self.log_cursor, usize::MAX)
                     .iter()
                     .map(|l| l.text())
