@@ -213,13 +213,7 @@ fn replay(path: &Path, profile: Arc<esp_ws_sim::Profile>, verbose: bool) -> Resu
 
 fn hex(s: &str) -> Result<Vec<u8>> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if !s.len().is_multiple_of(2) {
-        bail!("odd-length hex string");
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).context("bad hex"))
-        .collect()
+    hex::decode(s).context("bad hex")
 }
 
 fn esc(b: &[u8]) -> String {

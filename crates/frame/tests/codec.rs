@@ -10,11 +10,7 @@ const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 const NO_LIMIT: u64 = u64::MAX;
 
 fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    hex::decode(s.split_whitespace().collect::<String>()).unwrap()
 }
 
 fn decode_one(bytes: &[u8]) -> Frame {

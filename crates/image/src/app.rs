@@ -127,7 +127,7 @@ pub fn parse_app_image(bytes: &[u8]) -> Result<AppImage, String> {
         if computed.as_slice() != &bytes[length..length + SHA256_LEN] {
             return Err(format!(
                 "the sha-256 digest at byte 0x{length:x} does not match the image (computed {})",
-                hex(computed.as_slice())
+                hex::encode(computed.as_slice())
             ));
         }
         length += SHA256_LEN;
@@ -151,10 +151,6 @@ pub(crate) fn header_flash_size(bytes: &[u8]) -> Option<u32> {
 
 fn le32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -236,7 +232,7 @@ mod tests {
             parse_app_image(&bad).unwrap_err(),
             format!(
                 "the sha-256 digest at byte 0x30 does not match the image (computed {})",
-                hex(&digest)
+                hex::encode(digest)
             )
         );
     }

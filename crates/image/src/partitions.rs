@@ -5,7 +5,6 @@ use esp_idf_part::{
 };
 use serde::Serialize;
 
-use crate::app::hex;
 
 /// Where ESP-IDF puts the partition table unless
 /// `CONFIG_PARTITION_TABLE_OFFSET` says otherwise.
@@ -117,9 +116,9 @@ fn describe(e: &PartError, bytes: &[u8], base: u32) -> String {
                 .unwrap_or(0);
             format!(
                 "md5 digest {} at {:#x} does not match the entries before it ({})",
-                hex(expected),
+                hex::encode(expected),
                 u64::from(base) + (row * ROW) as u64,
-                hex(computed)
+                hex::encode(computed)
             )
         }
         PartError::LengthNotMultipleOf32 => {

@@ -877,7 +877,7 @@ impl Ctx<'_> {
             }
             sc::PayloadMatcher::Bytes(b) => {
                 if &f.payload != b {
-                    problems.push(format!("payload {} instead of {}", hex(&f.payload), hex(b)));
+                    problems.push(format!("payload {} instead of {}", hex::encode(&f.payload), hex::encode(b)));
                 }
             }
             sc::PayloadMatcher::Prefix(p) => {
@@ -973,7 +973,7 @@ impl Ctx<'_> {
                     }
                 }
                 ClosePayload::Malformed(b) => {
-                    problems.push(format!("a malformed CLOSE payload {}", hex(&b)));
+                    problems.push(format!("a malformed CLOSE payload {}", hex::encode(&b)));
                 }
             }
         }
@@ -1073,10 +1073,6 @@ fn closed_how(h: sc::ClosedHow) -> &'static str {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn describe_expected_frame(e: &sc::ExpectFrame) -> String {
     let mut v = vec![match e.opcode {
         Some(op) => Opcode::new(op.0).name(),
@@ -1093,7 +1089,7 @@ fn describe_expected_frame(e: &sc::ExpectFrame) -> String {
     }
     match &e.payload {
         Some(sc::PayloadMatcher::Text(t)) => v.push(format!("{t:?}")),
-        Some(sc::PayloadMatcher::Bytes(b)) => v.push(format!("hex={}", hex(b))),
+        Some(sc::PayloadMatcher::Bytes(b)) => v.push(format!("hex={}", hex::encode(b))),
         Some(sc::PayloadMatcher::Prefix(p)) => v.push(format!("starting with {p:?}")),
         Some(sc::PayloadMatcher::Regex(r)) => v.push(format!("matching /{r}/")),
         None => {}

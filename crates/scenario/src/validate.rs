@@ -380,30 +380,26 @@ impl Ctx<'_> {
 }
 
 /// Decodes hex, ignoring spaces, tabs and line breaks so dumps can be pasted
-/// as they are (the schema's hex pattern allows exactly these).
+/// as they are (the schema's hex pattern allows exactly these). Errors name
+/// the character as the user wrote it, spaces counted.
 pub(crate) fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
-    let mut digits = Vec::with_capacity(s.len());
-    for (i, c) in s.chars().enumerate() {
-        if matches!(c, ' ' | '\t' | '\r' | '\n') {
-            continue;
-        }
-        match c.to_digit(16) {
-            Some(d) => digits.push(d as u8),
-            None => {
-                return Err(format!(
-                    "invalid hex: {c:?} at character {} is not a hex digit",
-                    i + 1
-                ));
-            }
-        }
-    }
-    if digits.len() % 2 != 0 {
+    if let Some((i, c)) = s
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_hexdigit() && !matches!(c, ' ' | '\t' | '\r' | '\n'))
+    {
         return Err(format!(
-            "invalid hex: odd number of hex digits ({}); each byte takes two",
-            digits.len()
+            "invalid hex: {c:?} at character {} is not a hex digit",
+            i + 1
         ));
     }
-    Ok(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
+    let digits: String = s.chars().filter(char::is_ascii_hexdigit).collect();
+    hex::decode(&digits).map_err(|_| {
+        format!(
+            "invalid hex: odd number of hex digits ({}); each byte takes two",
+            digits.len()
+        )
+    })
 }
 
 /// One-line message for a regex error.

@@ -66,10 +66,7 @@ fn each_defect_is_named_with_its_byte() {
         (
             Box::new(|v| v[0x1540] ^= 0xFF),
             "the sha-256 digest at byte 0x1540 does not match the image (computed ".to_string()
-                + &good[0x1540..0x1560]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
+                + &hex::encode(&good[0x1540..0x1560])
                 + ")",
         ),
         (

@@ -541,15 +541,9 @@ fn corrupt_partition_table() {
     let good = table(crate::fixtures::FACTORY_CSV);
     // Three entries, then the MD5 row: magic at 0x60, digest at 0x70.
     assert_eq!(&good[0x60..0x62], &[0xEB, 0xEB]);
-    let digest: String = good[0x70..0x80]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex::encode(&good[0x70..0x80]);
     b.patch(TABLE, |v| v[0x70] ^= 0xFF);
-    let stored: String = b.read(TABLE)[0x70..0x80]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let stored = hex::encode(&b.read(TABLE)[0x70..0x80]);
     assert_ne!(stored, digest);
     assert_eq!(
         b.error(),
