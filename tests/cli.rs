@@ -125,7 +125,10 @@ fn a_misspelt_firmware_profile_is_an_input_error_at_its_place() {
         let out = run(esp_ws().args(&args).arg(&f));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = text(&out.stderr);
-        assert!(err.contains(&expected), "{args:?}: no {expected} in:\n{err}");
+        assert!(
+            err.contains(&expected),
+            "{args:?}: no {expected} in:\n{err}"
+        );
         assert!(err.contains("3 |   \"firmware\": [\"v5.5.6\"],"), "{err}");
     }
     // As does a real firmware declared to be an unknown profile.

@@ -10,7 +10,6 @@ use esp_ws_runner::exec;
 
 mod common;
 
-
 /// `L (1234) tag: msg` → `L (T) tag: msg`: the timestamp is the only thing
 /// that differs from run to run.
 fn normalize(line: &str) -> String {

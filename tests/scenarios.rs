@@ -14,7 +14,6 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 mod common;
 
-
 fn run(
     path: &Path,
     scenario: esp_ws_scenario::Scenario,
@@ -29,16 +28,17 @@ fn run(
         path: path.to_path_buf(),
         scenario: scenario.clone(),
     };
-    let run = rt.block_on(async {
-        let inst = esp_ws_runner::start_instance(&opts, "sim".into()).await?;
-        let mut run = exec::run_scenario(&scenario, &inst, &opts.exec).await;
-        if inst.crash(run.log_start).is_some() {
-            esp_ws_runner::recover_into(&mut run, &inst, &opts).await?;
-        }
-        inst.stop().await;
-        Ok::<_, esp_ws_runner::RunError>(run)
-    })
-    .map_err(|e| e.to_string())?;
+    let run = rt
+        .block_on(async {
+            let inst = esp_ws_runner::start_instance(&opts, "sim".into()).await?;
+            let mut run = exec::run_scenario(&scenario, &inst, &opts.exec).await;
+            if inst.crash(run.log_start).is_some() {
+                esp_ws_runner::recover_into(&mut run, &inst, &opts).await?;
+            }
+            inst.stop().await;
+            Ok::<_, esp_ws_runner::RunError>(run)
+        })
+        .map_err(|e| e.to_string())?;
     let bug = scenario.known_bug(firmware.name);
     match (&run.failure, bug) {
         (Some(_), None) => {

@@ -127,7 +127,9 @@ fn a_fixed_port_runs_the_whole_suite_on_one_instance() {
     let o = text(&out.stdout);
     assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
     assert!(
-        o.contains(&format!("1 instance: the program serves on the fixed port {port}")),
+        o.contains(&format!(
+            "1 instance: the program serves on the fixed port {port}"
+        )),
         "{o}"
     );
     assert!(o.contains(", 1 instance\n"), "{o}");
@@ -157,7 +159,10 @@ fn a_firmware_that_logs_at_info_skips_the_scenarios_that_need_debug_lines() {
     assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
     let (all, at_info) = common::default_profile_scenarios_at_info();
     assert!(at_info < all, "some default scenarios need debug lines");
-    assert!(o.contains(&format!("\n{at_info} passed, 0 failed\n")), "{o}");
+    assert!(
+        o.contains(&format!("\n{at_info} passed, 0 failed\n")),
+        "{o}"
+    );
     assert!(
         o.contains(
             "it needs debug lines, but the firmware logs at info; CONFIG_LOG_DEFAULT_LEVEL_DEBUG=y, the QEMU overlay's setting"
@@ -619,7 +624,12 @@ fn an_image_size_the_qemu_version_refuses_is_an_input_error() {
     let qemu = qemu_stand_in(t.path(), "7.2.0 (esp_develop_7.2.0_20230223)");
     let out = esp_ws()
         .current_dir(root())
-        .args(["run", "scenarios/esp-http-server/frame-echo-text.json", "--target", "qemu"])
+        .args([
+            "run",
+            "scenarios/esp-http-server/frame-echo-text.json",
+            "--target",
+            "qemu",
+        ])
         .arg("--qemu")
         .arg(&qemu)
         .arg("--firmware")

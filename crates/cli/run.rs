@@ -298,8 +298,7 @@ fn exec_target(args: &RunArgs) -> Result<Chosen, String> {
 /// Finds QEMU, then builds or checks the flash image.
 fn qemu_target(args: &RunArgs) -> Result<Chosen, String> {
     let search = qemu::Search::from_env(args.qemu.clone().map(|p| ("--qemu".to_string(), p)));
-    let binary = qemu::find(&search)
-        .map_err(|e| format!("{e} (or pass --qemu PATH)"))?;
+    let binary = qemu::find(&search).map_err(|e| format!("{e} (or pass --qemu PATH)"))?;
     let sizes = binary.flash_sizes();
     println!(
         "{:>12} {} ({}), which accepts {} flash images",
@@ -471,7 +470,9 @@ async fn run(args: RunArgs) -> ExitCode {
         firmware,
         jobs,
         exec: esp_ws_runner::ExecOptions {
-            timeout_scale: args.timeout_scale.unwrap_or(if network { 3.0 } else { 1.0 }),
+            timeout_scale: args
+                .timeout_scale
+                .unwrap_or(if network { 3.0 } else { 1.0 }),
             connect_attempts: if network { 5 } else { 1 },
             host_header: args.host_header.clone(),
             settle_max: Duration::from_secs(10),

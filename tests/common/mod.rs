@@ -48,10 +48,7 @@ pub fn default_profile_scenarios_at_info() -> (usize, usize) {
 
 /// Run options for the in-process simulator running `firmware` at debug
 /// level (what the scenario tests and the documented-output test use).
-pub fn sim_run_options(
-    firmware: &str,
-    log_colors: Option<bool>,
-) -> esp_ws_runner::RunOptions {
+pub fn sim_run_options(firmware: &str, log_colors: Option<bool>) -> esp_ws_runner::RunOptions {
     let fw = esp_ws_catalogue::find(firmware).expect("a catalogue profile");
     let profile = esp_ws_sim::profile::find(firmware).expect("a simulated profile");
     let mut opts = esp_ws_dut::SimOptions {

@@ -287,13 +287,12 @@ impl Target for BoardTarget {
             let dir = crate::required_dir(&ctx, "board")?;
             let label = ctx.label;
             let serial_path = dir.join("serial.log");
-            let serial = SerialLog::new(Some(serial_path.clone())).map_err(|source| {
-                DutError::Write {
+            let serial =
+                SerialLog::new(Some(serial_path.clone())).map_err(|source| DutError::Write {
                     label: label.clone(),
                     path: serial_path,
                     source,
-                }
-            })?;
+                })?;
             if let Some(w) = &cfg.wifi {
                 // Before any byte is read, so the password is never stored.
                 serial.redact(&w.password);
@@ -303,7 +302,9 @@ impl Target for BoardTarget {
                 None => None,
             };
             let prompt = match (&link, &cfg.wifi) {
-                (Some(l), Some(w)) => Some(answer_wifi_prompt(serial.clone(), l.clone(), w.clone())),
+                (Some(l), Some(w)) => {
+                    Some(answer_wifi_prompt(serial.clone(), l.clone(), w.clone()))
+                }
                 _ => None,
             };
             if cfg.reset {

@@ -29,7 +29,9 @@ pub enum DutError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{label}: a {kind} target needs an artifacts folder (its command line and logs go there)")]
+    #[error(
+        "{label}: a {kind} target needs an artifacts folder (its command line and logs go there)"
+    )]
     NoArtifactsDir { label: String, kind: &'static str },
     #[error("{label}: no free port on loopback: {source}")]
     NoFreePort {
@@ -77,7 +79,9 @@ pub enum DutError {
         line: &'static str,
         source: serialport::Error,
     },
-    #[error("resetting the board needs its serial port (the reset goes through its RTS and DTR lines)")]
+    #[error(
+        "resetting the board needs its serial port (the reset goes through its RTS and DTR lines)"
+    )]
     ResetWithoutSerial,
     #[error("{label}: cannot start the impairment proxy: {source}")]
     Proxy {

@@ -88,15 +88,18 @@ impl Target for ExecTarget {
                     .collect::<Vec<_>>(),
             );
             tracing::info!("{label}: {line}");
-            crate::write_file(&label, &dir.join("command.txt"), format!("{line}\n").as_bytes())?;
+            crate::write_file(
+                &label,
+                &dir.join("command.txt"),
+                format!("{line}\n").as_bytes(),
+            )?;
             let serial_path = dir.join("serial.log");
-            let serial = SerialLog::new(Some(serial_path.clone())).map_err(|source| {
-                DutError::Write {
+            let serial =
+                SerialLog::new(Some(serial_path.clone())).map_err(|source| DutError::Write {
                     label: label.clone(),
                     path: serial_path,
                     source,
-                }
-            })?;
+                })?;
             let child = Supervised::spawn(
                 &label,
                 cmd,

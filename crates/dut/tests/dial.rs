@@ -50,7 +50,11 @@ fn a_program_that_dials_out_gets_the_uri_and_serves_nothing() {
             })
             .await
             .unwrap();
-        assert_eq!(dut.endpoint(), None, "a firmware that dials out serves nothing");
+        assert_eq!(
+            dut.endpoint(),
+            None,
+            "a firmware that dials out serves nothing"
+        );
         let pid = dut.pid().unwrap();
         // The firmware's connection arrives with its request.
         let got = tokio::task::spawn_blocking(move || {

@@ -22,6 +22,33 @@ impl Opcode {
     pub const PING: Opcode = Opcode(0x9);
     pub const PONG: Opcode = Opcode(0xA);
 
+    /// The names scenarios use, with their opcodes.
+    pub const NAMED: &[(&'static str, Opcode)] = &[
+        ("continuation", Opcode::CONTINUATION),
+        ("text", Opcode::TEXT),
+        ("binary", Opcode::BINARY),
+        ("close", Opcode::CLOSE),
+        ("ping", Opcode::PING),
+        ("pong", Opcode::PONG),
+    ];
+
+    /// An opcode by one of [`Opcode::NAMED`]'s names, case-insensitively.
+    pub fn from_name(name: &str) -> Option<Opcode> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, op)| op)
+    }
+
+    /// How scenarios spell it: one of [`Opcode::NAMED`]'s names, or its
+    /// number.
+    pub fn spelling(self) -> String {
+        Self::NAMED
+            .iter()
+            .find(|&&(_, op)| op == self)
+            .map_or_else(|| self.value().to_string(), |&(n, _)| n.to_string())
+    }
+
     /// Builds an opcode from the low 4 bits of `n` (the rest is dropped, as
     /// it would be when reading the nibble off the wire).
     pub const fn new(n: u8) -> Opcode {
@@ -80,14 +107,10 @@ impl FromStr for Opcode {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        let named = match t.to_ascii_lowercase().as_str() {
-            "continuation" | "cont" => Some(Opcode::CONTINUATION),
-            "text" => Some(Opcode::TEXT),
-            "binary" => Some(Opcode::BINARY),
-            "close" => Some(Opcode::CLOSE),
-            "ping" => Some(Opcode::PING),
-            "pong" => Some(Opcode::PONG),
-            _ => None,
+        let named = if t.eq_ignore_ascii_case("cont") {
+            Some(Opcode::CONTINUATION)
+        } else {
+            Opcode::from_name(t)
         };
         if let Some(op) = named {
             return Ok(op);
@@ -138,6 +161,16 @@ mod tests {
         assert_eq!(Opcode::PONG.name(), "PONG");
         assert_eq!(Opcode(3).name(), "OPCODE-3");
         assert_eq!(Opcode(15).to_string(), "OPCODE-15");
+    }
+
+    #[test]
+    fn scenario_spelling() {
+        assert_eq!(Opcode::PONG.spelling(), "pong");
+        assert_eq!(Opcode(3).spelling(), "3");
+        for (name, op) in Opcode::NAMED {
+            assert_eq!(Opcode::from_name(&name.to_uppercase()), Some(*op));
+            assert_eq!(op.spelling(), *name);
+        }
     }
 
     #[test]

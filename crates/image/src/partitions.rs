@@ -5,7 +5,6 @@ use esp_idf_part::{
 };
 use serde::Serialize;
 
-
 /// Where ESP-IDF puts the partition table unless
 /// `CONFIG_PARTITION_TABLE_OFFSET` says otherwise.
 pub const DEFAULT_PARTITION_TABLE_OFFSET: u32 = 0x8000;

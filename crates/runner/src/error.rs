@@ -30,7 +30,10 @@ pub enum RunError {
         log: Option<String>,
     },
     /// Its port never served (a forwarded port with nobody behind it).
-    #[error("{label}: {addr} did not serve after {attempts} attempts (last: {last}){}", log_hint(log))]
+    #[error(
+        "{label}: {addr} did not serve after {attempts} attempts (last: {last}){}",
+        log_hint(log)
+    )]
     NotServed {
         label: String,
         addr: std::net::SocketAddr,

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use esp_ws_client::{Closed, Connection, FrameEvent, ResponseEvent};
-use esp_ws_frame::{ClosePayload, Frame, FrameSpec, LengthEncoding, Opcode, Response};
-use esp_ws_scenario as sc;
 use esp_ws_dut::{Instance, SerialLine, Settled};
+use esp_ws_frame::{ClosePayload, Frame, FrameSpec, Opcode, Response};
+use esp_ws_scenario as sc;
 use rand::Rng;
 use regex::Regex;
 
@@ -732,16 +732,11 @@ impl Ctx<'_> {
         let spec = FrameSpec {
             fin: s.fin,
             rsv: s.rsv,
-            opcode: Opcode::new(s.opcode.0),
+            opcode: s.opcode,
             mask,
             payload,
             declared_len: s.length,
-            length_encoding: match s.length_encoding {
-                sc::LengthEncoding::Minimal => LengthEncoding::Minimal,
-                sc::LengthEncoding::Bits7 => LengthEncoding::Short,
-                sc::LengthEncoding::Bits16 => LengthEncoding::Extended16,
-                sc::LengthEncoding::Bits64 => LengthEncoding::Extended64,
-            },
+            length_encoding: s.length_encoding,
         };
         let bytes = esp_ws_frame::encode(&spec)
             .map_err(|e| Fail::msg(format!("cannot encode the frame: {e}")))?;
@@ -828,11 +823,7 @@ impl Ctx<'_> {
         if let Some(op) = e.opcode
             && f.opcode.value() != op.0
         {
-            problems.push(format!(
-                "opcode {} instead of {}",
-                f.opcode,
-                Opcode::new(op.0)
-            ));
+            problems.push(format!("opcode {} instead of {}", f.opcode, op));
         }
         if let Some(fin) = e.fin
             && f.fin != fin
@@ -877,7 +868,11 @@ impl Ctx<'_> {
             }
             sc::PayloadMatcher::Bytes(b) => {
                 if &f.payload != b {
-                    problems.push(format!("payload {} instead of {}", hex::encode(&f.payload), hex::encode(b)));
+                    problems.push(format!(
+                        "payload {} instead of {}",
+                        hex::encode(&f.payload),
+                        hex::encode(b)
+                    ));
                 }
             }
             sc::PayloadMatcher::Prefix(p) => {
@@ -1075,7 +1070,7 @@ fn closed_how(h: sc::ClosedHow) -> &'static str {
 
 fn describe_expected_frame(e: &sc::ExpectFrame) -> String {
     let mut v = vec![match e.opcode {
-        Some(op) => Opcode::new(op.0).name(),
+        Some(op) => op.name(),
         None => "a frame".into(),
     }];
     if let Some(fin) = e.fin {

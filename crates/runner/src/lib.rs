@@ -103,10 +103,10 @@ pub fn needed_log_level(s: &sc::Scenario) -> Level {
     s.steps
         .iter()
         .filter_map(|st| match &st.kind {
-            sc::StepKind::ExpectLog(e) if !e.not => e.level.map(snapshot::level_of),
+            sc::StepKind::ExpectLog(e) if !e.not => e.level,
             _ => None,
         })
-        .chain([snapshot::level_of(s.log_level)])
+        .chain([s.log_level])
         .max()
         .unwrap_or(Level::Info)
 }
@@ -231,11 +231,9 @@ pub async fn run_one(
         None if !failed && snapshot_ok => Status::Passed,
         None => Status::Failed,
         // The bug showed, and it showed the way the snapshot recorded.
-        Some(b) if failed && snapshot_ok => Status::KnownBug(format!(
-            "{} on {}",
-            b.issue,
-            opts.firmware.name
-        )),
+        Some(b) if failed && snapshot_ok => {
+            Status::KnownBug(format!("{} on {}", b.issue, opts.firmware.name))
+        }
         Some(b) => {
             if !failed {
                 notes.push(format!(

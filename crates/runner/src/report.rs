@@ -107,7 +107,7 @@ pub fn failure_details(r: &ScenarioResult) -> String {
         && run.failure.is_some()
     {
         // At the snapshot's level: the full log is in the artifacts.
-        let level = snapshot::level_of(r.file.scenario.log_level);
+        let level = r.file.scenario.log_level;
         let tail: Vec<String> = run
             .log
             .iter()

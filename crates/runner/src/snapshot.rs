@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use esp_ws_log::{Level, Line, Normalizer};
+use esp_ws_log::{Line, Normalizer};
 use esp_ws_scenario as sc;
 
 use crate::exec::ScenarioRun;
@@ -19,16 +19,6 @@ use crate::exec::ScenarioRun;
 pub const SOURCE: &str = "tests/scenarios.rs";
 /// The expression the test harness asserts (`expression:` in `.snap` files).
 pub const EXPRESSION: &str = "snapshot";
-
-pub fn level_of(l: sc::LogLevel) -> Level {
-    match l {
-        sc::LogLevel::Error => Level::Error,
-        sc::LogLevel::Warn => Level::Warn,
-        sc::LogLevel::Info => Level::Info,
-        sc::LogLevel::Debug => Level::Debug,
-        sc::LogLevel::Verbose => Level::Verbose,
-    }
-}
 
 /// The normalizer for a scenario's run: ESP-IDF's built-in rules, the values
 /// this run chose at random, and the scenario's own rules.
@@ -46,7 +36,7 @@ pub fn normalizer(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<Normaliz
 
 /// The serial lines of the scenario at the snapshot's level, normalized.
 pub fn log_lines(scenario: &sc::Scenario, run: &ScenarioRun, n: &Normalizer) -> Vec<String> {
-    let level = level_of(scenario.log_level);
+    let level = scenario.log_level;
     run.log
         .iter()
         .filter(|l| match &l.line {
@@ -67,7 +57,7 @@ pub fn contents(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<String, St
     }
     out.push_str(&format!(
         "serial log ({} and above):\n",
-        scenario.log_level.as_str()
+        scenario.log_level.name()
     ));
     for l in log_lines(scenario, run, &n) {
         out.push_str("  ");

@@ -39,9 +39,7 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
     let progress = boot_progress(&label);
     let readiness = inst.readiness();
     let ready = match readiness {
-        Readiness::Handshake => {
-            probe_websocket(&inst, deadline, progress.as_ref()).await
-        }
+        Readiness::Handshake => probe_websocket(&inst, deadline, progress.as_ref()).await,
         Readiness::BootLog { .. } => wait_ready(&inst, opts, 0, deadline, progress.as_ref()).await,
     };
     if let Some(p) = &progress {

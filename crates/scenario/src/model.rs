@@ -7,7 +7,6 @@
 //! before use, never twice.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -38,7 +37,7 @@ pub struct Scenario {
     /// Default timeout of every waiting step (`timeout_ms`, default 2000 ms).
     pub timeout: Duration,
     /// Level of the serial-log snapshot.
-    pub log_level: LogLevel,
+    pub log_level: Level,
     /// The firmware family of the folder it lies in (`scenarios/<family>/`),
     /// if it lies in one.
     pub family: Option<String>,
@@ -322,58 +321,8 @@ pub struct ExpectResponse {
     pub timeout: Option<Duration>,
 }
 
-/// A WebSocket opcode, 0..=15 (named or not).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Opcode(pub u8);
-
-impl Opcode {
-    pub const CONTINUATION: Opcode = Opcode(0x0);
-    pub const TEXT: Opcode = Opcode(0x1);
-    pub const BINARY: Opcode = Opcode(0x2);
-    pub const CLOSE: Opcode = Opcode(0x8);
-    pub const PING: Opcode = Opcode(0x9);
-    pub const PONG: Opcode = Opcode(0xA);
-
-    /// The names accepted in scenarios, with their numbers.
-    pub const NAMED: &[(&'static str, Opcode)] = &[
-        ("continuation", Opcode::CONTINUATION),
-        ("text", Opcode::TEXT),
-        ("binary", Opcode::BINARY),
-        ("close", Opcode::CLOSE),
-        ("ping", Opcode::PING),
-        ("pong", Opcode::PONG),
-    ];
-
-    /// Parses a name, case-insensitively.
-    pub fn from_name(name: &str) -> Option<Opcode> {
-        Self::NAMED
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|&(_, op)| op)
-    }
-
-    /// The name of a defined opcode; `None` for reserved ones.
-    pub fn name(self) -> Option<&'static str> {
-        Self::NAMED
-            .iter()
-            .find(|&&(_, op)| op == self)
-            .map(|&(n, _)| n)
-    }
-
-    /// Close, ping, pong and the reserved 0xB..=0xF.
-    pub fn is_control(self) -> bool {
-        self.0 & 0x8 != 0
-    }
-}
-
-impl fmt::Display for Opcode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => f.write_str(name),
-            None => write!(f, "0x{:X}", self.0),
-        }
-    }
-}
+/// A WebSocket opcode, 0..=15 (named or not): the frame codec's.
+pub use esp_ws_frame::Opcode;
 
 /// The payload of a frame to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -409,35 +358,9 @@ impl Payload {
     }
 }
 
-/// How the payload length field is encoded in a sent frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-pub enum LengthEncoding {
-    /// The shortest form (RFC 6455 requires it).
-    #[default]
-    #[serde(rename = "minimal")]
-    Minimal,
-    /// In the 7-bit field only (declared length ≤ 125).
-    #[serde(rename = "7")]
-    Bits7,
-    /// 126 + 16-bit extended length.
-    #[serde(rename = "16")]
-    Bits16,
-    /// 127 + 64-bit extended length.
-    #[serde(rename = "64")]
-    Bits64,
-}
-
-impl LengthEncoding {
-    /// The scenario spelling: `minimal`, `7`, `16`, `64`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LengthEncoding::Minimal => "minimal",
-            LengthEncoding::Bits7 => "7",
-            LengthEncoding::Bits16 => "16",
-            LengthEncoding::Bits64 => "64",
-        }
-    }
-}
+/// How the payload length field is encoded in a sent frame: the frame
+/// codec's.
+pub use esp_ws_frame::LengthEncoding;
 
 /// `send`: one WebSocket frame, possibly malformed on purpose.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -549,49 +472,8 @@ pub struct Close {
     pub how: CloseHow,
 }
 
-/// ESP-IDF log levels, most severe first.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Error,
-    Warn,
-    #[default]
-    Info,
-    Debug,
-    Verbose,
-}
-
-impl LogLevel {
-    /// The scenario spelling: `error`, `warn`, `info`, `debug`, `verbose`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Verbose => "verbose",
-        }
-    }
-
-    /// The letter ESP-IDF prints: `E`, `W`, `I`, `D`, `V`.
-    pub fn letter(self) -> char {
-        match self {
-            LogLevel::Error => 'E',
-            LogLevel::Warn => 'W',
-            LogLevel::Info => 'I',
-            LogLevel::Debug => 'D',
-            LogLevel::Verbose => 'V',
-        }
-    }
-}
-
-impl fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// ESP-IDF log levels, most severe first: the log crate's.
+pub use esp_ws_log::Level;
 
 /// `expect_log`: a serial-log line appears (or, with `not`, does not).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -599,7 +481,7 @@ pub struct ExpectLog {
     /// Unanchored, on the record's message (or the whole line for non-log
     /// lines); a template. Its named groups define variables (unless `not`).
     pub regex: String,
-    pub level: Option<LogLevel>,
+    pub level: Option<Level>,
     /// Exact tag.
     pub tag: Option<String>,
     /// Only without `not`.
@@ -710,8 +592,6 @@ mod tests {
     fn opcodes() {
         assert_eq!(Opcode::from_name("TeXt"), Some(Opcode::TEXT));
         assert_eq!(Opcode::from_name("txt"), None);
-        assert_eq!(Opcode(0xA).to_string(), "pong");
-        assert_eq!(Opcode(0x3).to_string(), "0x3");
         assert!(Opcode::CLOSE.is_control());
         assert!(Opcode(0xF).is_control());
         assert!(!Opcode::BINARY.is_control());

@@ -17,7 +17,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::model::{CloseHow, ClosedHow, LengthEncoding, LogLevel, Opcode, STEP_KINDS};
+use crate::model::{CloseHow, ClosedHow, LengthEncoding, Level, Opcode, STEP_KINDS};
 
 /// Hex strings: pairs of hex digits; spaces, tabs and line breaks anywhere are
 /// ignored (as in `validate::decode_hex`).
@@ -93,7 +93,7 @@ pub(crate) struct RawScenario {
     #[schemars(range(min = 1, max = 600_000))]
     pub timeout_ms: Option<i64>,
     /// Level of the serial-log snapshot (default info).
-    pub log_level: Option<LogLevel>,
+    pub log_level: Option<RawLogLevel>,
     /// Firmware profiles this scenario applies to; absent = all.
     #[schemars(length(min = 1))]
     pub firmware: Option<Vec<String>>,
@@ -433,6 +433,48 @@ impl JsonSchema for RawMatcher {
     }
 }
 
+/// How the payload length field is encoded in a sent frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "LengthEncoding")]
+pub(crate) enum RawLengthEncoding {
+    /// The shortest form (RFC 6455 requires it).
+    #[default]
+    #[serde(rename = "minimal")]
+    Minimal,
+    /// In the 7-bit field only (declared length ≤ 125).
+    #[serde(rename = "7")]
+    Bits7,
+    /// 126 + 16-bit extended length.
+    #[serde(rename = "16")]
+    Bits16,
+    /// 127 + 64-bit extended length.
+    #[serde(rename = "64")]
+    Bits64,
+}
+
+impl RawLengthEncoding {
+    /// The scenario spelling: `minimal`, `7`, `16`, `64`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RawLengthEncoding::Minimal => "minimal",
+            RawLengthEncoding::Bits7 => "7",
+            RawLengthEncoding::Bits16 => "16",
+            RawLengthEncoding::Bits64 => "64",
+        }
+    }
+}
+
+impl From<RawLengthEncoding> for LengthEncoding {
+    fn from(r: RawLengthEncoding) -> LengthEncoding {
+        match r {
+            RawLengthEncoding::Minimal => LengthEncoding::Minimal,
+            RawLengthEncoding::Bits7 => LengthEncoding::Short,
+            RawLengthEncoding::Bits16 => LengthEncoding::Extended16,
+            RawLengthEncoding::Bits64 => LengthEncoding::Extended64,
+        }
+    }
+}
+
 /// An opcode: a name (case-insensitive) or a number 0..=15.
 #[derive(Debug, Clone)]
 pub(crate) enum RawOpcode {
@@ -579,7 +621,7 @@ pub(crate) struct RawSend {
     /// Declared payload length, overriding the real one (malformed frames).
     pub length: Option<u64>,
     /// How the length is encoded (default minimal).
-    pub length_encoding: Option<LengthEncoding>,
+    pub length_encoding: Option<RawLengthEncoding>,
     pub write: Option<RawWrite>,
 }
 
@@ -671,6 +713,30 @@ pub(crate) struct RawClose {
     pub how: Option<CloseHow>,
 }
 
+/// The level of a scenario's snapshot, as written in `log_level`.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "LogLevel")]
+pub(crate) enum RawLogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Verbose,
+}
+
+impl From<RawLogLevel> for Level {
+    fn from(level: RawLogLevel) -> Level {
+        match level {
+            RawLogLevel::Error => Level::Error,
+            RawLogLevel::Warn => Level::Warn,
+            RawLogLevel::Info => Level::Info,
+            RawLogLevel::Debug => Level::Debug,
+            RawLogLevel::Verbose => Level::Verbose,
+        }
+    }
+}
+
 /// A log level as written in `expect_log`: a name or ESP-IDF's letter.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[schemars(rename = "ExpectLogLevel")]
@@ -697,14 +763,14 @@ pub(crate) enum RawLevel {
     Verbose,
 }
 
-impl From<RawLevel> for LogLevel {
-    fn from(level: RawLevel) -> LogLevel {
+impl From<RawLevel> for Level {
+    fn from(level: RawLevel) -> Level {
         match level {
-            RawLevel::E | RawLevel::Error => LogLevel::Error,
-            RawLevel::W | RawLevel::Warn => LogLevel::Warn,
-            RawLevel::I | RawLevel::Info => LogLevel::Info,
-            RawLevel::D | RawLevel::Debug => LogLevel::Debug,
-            RawLevel::V | RawLevel::Verbose => LogLevel::Verbose,
+            RawLevel::E | RawLevel::Error => Level::Error,
+            RawLevel::W | RawLevel::Warn => Level::Warn,
+            RawLevel::I | RawLevel::Info => Level::Info,
+            RawLevel::D | RawLevel::Debug => Level::Debug,
+            RawLevel::V | RawLevel::Verbose => Level::Verbose,
         }
     }
 }

@@ -585,7 +585,7 @@ pub(crate) fn validate(
         name,
         description: raw.description,
         timeout,
-        log_level: raw.log_level.unwrap_or_default(),
+        log_level: raw.log_level.map_or(Level::Info, Level::from),
         family: family.map(|f| f.name.to_owned()),
         firmware: raw.firmware,
         known_bugs,
@@ -834,7 +834,8 @@ fn send(ctx: &mut Ctx<'_>, b: &[PathSegment], r: RawSend) -> Send {
                 ctx.error(
                     &at(b, field),
                     format!(
-                        "`{field}` is only for close frames (opcode close), but the opcode is {op}"
+                        "`{field}` is only for close frames (opcode close), but the opcode is {}",
+                        op.spelling()
                     ),
                 );
             }
@@ -909,9 +910,9 @@ fn send(ctx: &mut Ctx<'_>, b: &[PathSegment], r: RawSend) -> Send {
     let length_encoding = r.length_encoding.unwrap_or_default();
     // A declared length the chosen encoding cannot hold cannot be sent at all.
     let limit = match length_encoding {
-        LengthEncoding::Bits7 => Some(125u64),
-        LengthEncoding::Bits16 => Some(65_535),
-        LengthEncoding::Minimal | LengthEncoding::Bits64 => None,
+        RawLengthEncoding::Bits7 => Some(125u64),
+        RawLengthEncoding::Bits16 => Some(65_535),
+        RawLengthEncoding::Minimal | RawLengthEncoding::Bits64 => None,
     };
     let declared = r.length.or(payload.static_len().map(|l| l as u64));
     let too_long = match (limit, declared) {
@@ -942,7 +943,7 @@ fn send(ctx: &mut Ctx<'_>, b: &[PathSegment], r: RawSend) -> Send {
         mask,
         mask_key,
         length: r.length,
-        length_encoding,
+        length_encoding: length_encoding.into(),
         write,
     }
 }
@@ -1034,7 +1035,7 @@ fn expect_log(ctx: &mut Ctx<'_>, b: &[PathSegment], r: RawExpectLog) -> ExpectLo
     }
     ExpectLog {
         regex: r.regex,
-        level: r.level.map(LogLevel::from),
+        level: r.level.map(Level::from),
         tag: r.tag,
         timeout,
         not,

@@ -189,7 +189,7 @@ fn every_step_kind_parses_to_the_expected_model() {
                 rsv: 4,
                 mask_key: Some([1, 2, 3, 4]),
                 length: Some(9),
-                length_encoding: LengthEncoding::Bits64,
+                length_encoding: LengthEncoding::Extended64,
                 ..send(Opcode::BINARY, Payload::Bytes(vec![0xde, 0xad, 0xbe, 0xef]))
             }),
             None,
@@ -334,7 +334,7 @@ fn every_step_kind_parses_to_the_expected_model() {
         step(
             StepKind::ExpectLog(ExpectLog {
                 regex: s(r"session (?P<sid>\w+) opened"),
-                level: Some(LogLevel::Info),
+                level: Some(Level::Info),
                 tag: Some(s("httpd_ws")),
                 timeout: Some(ms(250)),
                 not: false,
@@ -346,7 +346,7 @@ fn every_step_kind_parses_to_the_expected_model() {
         step(
             StepKind::ExpectLog(ExpectLog {
                 regex: s("error ${sid}"),
-                level: Some(LogLevel::Error),
+                level: Some(Level::Error),
                 tag: None,
                 timeout: None,
                 not: true,
@@ -380,7 +380,7 @@ fn every_step_kind_parses_to_the_expected_model() {
         name: s("all-steps"),
         description: Some(s("Every step kind once")),
         timeout: ms(1500),
-        log_level: LogLevel::Debug,
+        log_level: Level::Debug,
         family: None,
         firmware: Some(vec![s("v5.5.5"), s("v5.5.2")]),
         known_bugs: vec![KnownBug {
@@ -434,7 +434,7 @@ fn defaults_are_applied() {
     assert_eq!(scenario.name, "echo-text");
     assert_eq!(scenario.description, None);
     assert_eq!(scenario.timeout, ms(2000));
-    assert_eq!(scenario.log_level, LogLevel::Info);
+    assert_eq!(scenario.log_level, Level::Info);
     assert_eq!(scenario.firmware, None);
     assert!(scenario.normalize.is_empty());
     assert_eq!(
@@ -515,7 +515,7 @@ fn case_insensitive_opcodes_and_level_letters() {
         "x.json",
     )
     .unwrap();
-    let levels: Vec<Option<LogLevel>> = scenario
+    let levels: Vec<Option<Level>> = scenario
         .steps
         .iter()
         .filter_map(|s| match &s.kind {
@@ -526,10 +526,10 @@ fn case_insensitive_opcodes_and_level_letters() {
     assert_eq!(
         levels,
         [
-            Some(LogLevel::Verbose),
-            Some(LogLevel::Warn),
-            Some(LogLevel::Debug),
-            Some(LogLevel::Error)
+            Some(Level::Verbose),
+            Some(Level::Warn),
+            Some(Level::Debug),
+            Some(Level::Error)
         ]
     );
     assert!(matches!(&scenario.steps[1].kind, StepKind::Send(s) if s.opcode == Opcode::PING));
@@ -600,5 +600,8 @@ fn the_family_comes_from_the_folder_and_decides_where_a_scenario_applies() {
     )
     .unwrap();
     assert!(!listed.applies_to(v555));
-    assert_eq!(listed.why_not_for(v555).as_deref(), Some("only for firmware v4.2"));
+    assert_eq!(
+        listed.why_not_for(v555).as_deref(),
+        Some("only for firmware v4.2")
+    );
 }
