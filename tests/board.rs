@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Reap, default_profile_scenarios, root};
+use common::{ESP_WS, Reap, check, default_profile_scenarios, root, text};
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -18,24 +18,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-
-const ESP_WS: &str = env!("CARGO_BIN_EXE_esp-ws");
 /// Never typed anywhere but at the firmware's prompt: it must not show up
 /// in any output or artifact.
 const PASSWORD: &str = "pw-7c1d9e0b";
 const SSID: &str = "esp-ws-lab";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn check(ok: bool, msg: impl std::fmt::Display) -> Result<(), Failed> {
-    if ok {
-        Ok(())
-    } else {
-        Err(msg.to_string().into())
-    }
-}
 
 /// A pseudo-terminal pair in raw mode: `master` is the board's side (its
 /// UART), `path` names the side esp-ws opens as the serial port.

@@ -4,32 +4,14 @@
 
 mod common;
 
-use common::Reap;
+use common::{Reap, esp_ws, text, write};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn esp_ws() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_esp-ws"));
-    // The tests decide about snapshot writing explicitly.
-    c.env_remove("INSTA_UPDATE")
-        .env_remove("CI")
-        .env_remove("INSTA_FORCE_PASS");
-    c
-}
-
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("esp-ws runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn write(path: &Path, body: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, body).unwrap();
 }
 
 #[test]

@@ -14,6 +14,10 @@ use esp_ws_dut::process::{StopTimeouts, Stopped};
 use esp_ws_dut::qemu::{self, Qmp};
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod common;
+
+use common::{check, rt};
+
 fn find_on_path() -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(qemu::BINARY))
@@ -41,17 +45,6 @@ fn lx60(qemu: &Path, host_port: u16, qmp_port: u16) -> Vec<String> {
         .map(String::from),
     );
     v
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn check(cond: bool, msg: impl Into<String>) -> Result<(), Failed> {
-    if cond { Ok(()) } else { Err(msg.into().into()) }
 }
 
 fn stock_qemu_is_not_espressifs(q: &Path) -> Result<(), Failed> {

@@ -6,25 +6,11 @@
 
 mod common;
 
-use common::{Reap, default_profile_scenarios, root};
+use common::{ESP_WS, Reap, default_profile_scenarios, esp_ws, root, text, write};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const ESP_WS: &str = env!("CARGO_BIN_EXE_esp-ws");
-
-fn esp_ws() -> Command {
-    let mut c = Command::new(ESP_WS);
-    c.env_remove("INSTA_UPDATE")
-        .env_remove("CI")
-        .env_remove("INSTA_FORCE_PASS");
-    c
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Is `pid` a live process (not gone, not a zombie)?
 fn alive(pid: i32) -> bool {
@@ -59,11 +45,6 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("timed out waiting for {what}");
-}
-
-fn write(path: &Path, body: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, body).unwrap();
 }
 
 #[test]

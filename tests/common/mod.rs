@@ -4,6 +4,47 @@
 use std::path::PathBuf;
 use std::process::Child;
 
+/// The `esp-ws` binary under test.
+pub const ESP_WS: &str = env!("CARGO_BIN_EXE_esp-ws");
+
+/// `esp-ws`, with the snapshot switches of the test's environment removed:
+/// each test decides about snapshot writing itself.
+pub fn esp_ws() -> std::process::Command {
+    let mut c = std::process::Command::new(ESP_WS);
+    c.env_remove("INSTA_UPDATE")
+        .env_remove("CI")
+        .env_remove("INSTA_FORCE_PASS");
+    c
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Writes a file, creating its folder.
+pub fn write(path: &std::path::Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+/// A libtest-mimic assertion: `msg` is the failure when `ok` is false.
+pub fn check(ok: bool, msg: impl std::fmt::Display) -> Result<(), libtest_mimic::Failed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(msg.to_string().into())
+    }
+}
+
+/// A multi-threaded tokio runtime for a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
