@@ -230,3 +230,35 @@ fn esc(b: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session in which the server answered a handshake without a key by
+    /// closing with an RST, where the model closes with a FIN: a difference,
+    /// which must make the command fail (CI relies on its exit code).
+    #[test]
+    fn any_difference_fails_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let session = serde_json::json!({
+            "name": "x",
+            "title": "no key, answered with an RST",
+            "events": [
+                {"cid": "c", "kind": "connect"},
+                {"cid": "c", "dir": "C->S", "hex": hex::encode(request)},
+                {"cid": "c", "kind": "closed", "info": "RST"},
+            ],
+            "log": "",
+        });
+        std::fs::write(dir.path().join("x.json"), session.to_string()).unwrap();
+        let code = run(Args {
+            paths: vec![dir.path().to_path_buf()],
+            firmware: "v5.5.5".into(),
+            verbose: false,
+        })
+        .unwrap();
+        assert_eq!(code, ExitCode::FAILURE);
+    }
+}

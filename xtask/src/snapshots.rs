@@ -20,48 +20,50 @@ fn collect(dir: &Path, out: &mut BTreeMap<PathBuf, String>) -> std::io::Result<(
 
 /// Snapshots that no scenario run produces: their scenario (same
 /// directory, same name) is gone, or their profile (`name@profile`, none for
-/// the default) is not one the scenario applies to.
+/// its family's default) is not one the scenario applies to.
 fn orphans(snaps: &BTreeMap<PathBuf, String>) -> Vec<(PathBuf, &'static str)> {
-    // (snapshot dir, scenario name) -> the profiles the scenario runs on
-    let mut scenarios: std::collections::HashMap<(PathBuf, String), Option<Vec<String>>> =
+    // (snapshot dir, scenario name) -> the scenario
+    let mut scenarios: std::collections::HashMap<(PathBuf, String), esp_ws_scenario::Scenario> =
         Default::default();
     for f in esp_ws_files(Path::new("scenarios")) {
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            continue;
-        };
-        let v = serde_json::from_str::<serde_json::Value>(&text).ok();
-        let name = v
-            .as_ref()
-            .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
-            .unwrap_or_else(|| f.file_stem().unwrap().to_string_lossy().into_owned());
-        let firmware = v
-            .as_ref()
-            .and_then(|v| v.get("firmware"))
-            .and_then(|f| f.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            });
-        scenarios.insert((f.parent().unwrap().join("snapshots"), name), firmware);
+        // An invalid scenario is reported by the run itself.
+        if let Ok(s) = esp_ws_scenario::load_file(&f) {
+            scenarios.insert((f.parent().unwrap().join("snapshots"), s.name.clone()), s);
+        }
     }
     snaps
         .keys()
         .filter_map(|p| {
             let stem = p.file_stem().unwrap().to_string_lossy();
-            let (name, profile) = match stem.split_once('@') {
-                Some((n, pr)) => (n.to_string(), pr.to_string()),
-                None => (stem.to_string(), esp_ws_sim::profile::DEFAULT.to_string()),
+            let (name, suffix) = match stem.split_once('@') {
+                Some((n, pr)) => (n.to_string(), Some(pr.to_string())),
+                None => (stem.to_string(), None),
             };
             let why = match scenarios.get(&(p.parent().unwrap().to_path_buf(), name)) {
                 None => "no scenario of that name; delete it if the scenario is gone",
-                Some(_) if esp_ws_sim::profile::find(&profile).is_none() => {
-                    "no firmware profile of that name"
+                Some(s) => {
+                    // The profile the snapshot belongs to: the named one, or
+                    // the default of the scenario's family.
+                    let profile = match &suffix {
+                        Some(pr) => esp_ws_catalogue::find(pr),
+                        None => {
+                            let family = s.family.as_deref().and_then(esp_ws_catalogue::family);
+                            let default =
+                                family.map_or(esp_ws_catalogue::DEFAULT, |f| f.default_firmware);
+                            esp_ws_catalogue::find(default)
+                        }
+                    };
+                    match profile {
+                        None => "no firmware profile of that name",
+                        Some(fw) if fw.snapshot_suffix() != suffix.as_deref() => {
+                            "the default profile's snapshot carries no @profile suffix"
+                        }
+                        Some(fw) if !s.applies_to(fw) => {
+                            "the scenario does not apply to this profile"
+                        }
+                        Some(_) => return None,
+                    }
                 }
-                Some(Some(list)) if !list.contains(&profile) => {
-                    "the scenario's firmware list leaves this profile out"
-                }
-                Some(_) => return None,
             };
             Some((p.clone(), why))
         })
@@ -98,7 +100,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if chosen {
         code = crate::esp_ws(&["run", "scenarios", "--accept"], args)?;
     } else {
-        for p in esp_ws_sim::profile::all() {
+        for p in esp_ws_catalogue::firmwares() {
             println!("== firmware profile {}", p.name);
             let c = crate::esp_ws(
                 &["run", "scenarios", "--accept", "--firmware", p.name],
