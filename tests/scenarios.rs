@@ -55,7 +55,9 @@ fn run(
                 notes: Vec::new(),
                 artifacts: None,
             };
-            return Err(esp_ws_runner::report::failure_details(&result).into());
+            return Err(
+                esp_ws_runner::report::failure_details(&result, "cargo insta review").into(),
+            );
         }
         (None, Some(b)) => {
             return Err(format!(

@@ -181,6 +181,9 @@ pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
     code
 }
 
+/// How a user reviews a pending snapshot.
+const REVIEW: &str = "cargo insta review, or esp-ws run --accept";
+
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(EXIT_USAGE)
@@ -514,7 +517,7 @@ async fn run(args: RunArgs) -> ExitCode {
     let run = esp_ws_runner::run_all(scenarios, &opts, |r| {
         println!("{}", report::status_line(r));
         if r.status == esp_ws_runner::Status::Failed {
-            print!("{}", report::failure_details(r));
+            print!("{}", report::failure_details(r, REVIEW));
         }
     });
     let results = tokio::select! {

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -80,11 +79,9 @@ impl Target for ExecTarget {
                 .iter()
                 .map(|a| a.replace(PORT, &port.to_string()).replace(URI, uri))
                 .collect();
-            let mut cmd = Command::new(&self.cfg.program);
-            cmd.args(&args);
             let line = crate::qemu::shell_line(
                 &std::iter::once(self.cfg.program.clone())
-                    .chain(args)
+                    .chain(args.iter().cloned())
                     .collect::<Vec<_>>(),
             );
             tracing::info!("{label}: {line}");
@@ -102,7 +99,8 @@ impl Target for ExecTarget {
                 })?;
             let child = Supervised::spawn(
                 &label,
-                cmd,
+                &self.cfg.program,
+                &args,
                 serial.clone(),
                 Some(dir.join("stderr.log")),
                 None,

@@ -145,17 +145,20 @@ pub struct Supervised {
 const STDERR_TAIL: usize = 64 * 1024;
 
 impl Supervised {
-    /// Spawns `cmd`: stdin from /dev/null (QEMU would switch a terminal to
-    /// raw mode), stdout into `serial`, stderr into `stderr_file` and a
-    /// bounded in-memory tail.
+    /// Spawns `program` with `args`: stdin from /dev/null (QEMU would switch
+    /// a terminal to raw mode), stdout into `serial`, stderr into
+    /// `stderr_file` and a bounded in-memory tail.
     pub fn spawn(
         label: &str,
-        mut cmd: Command,
+        program: &str,
+        args: &[String],
         serial: SerialLog,
         stderr_file: Option<PathBuf>,
         qmp: Option<SocketAddr>,
     ) -> std::io::Result<Supervised> {
-        cmd.stdin(Stdio::null())
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let program = format!("{:?}", cmd.get_program());

@@ -574,12 +574,11 @@ pub async fn spawn_qemu(
                 path: serial_path,
                 source,
             })?;
-        let mut cmd = std::process::Command::new(&args[0]);
-        cmd.args(&args[1..]);
         let qmp = SocketAddr::from(([127, 0, 0, 1], qmp_port));
         let child = crate::process::Supervised::spawn(
             label,
-            cmd,
+            &args[0],
+            &args[1..],
             serial.clone(),
             Some(dir.join("qemu-stderr.log")),
             Some(qmp),

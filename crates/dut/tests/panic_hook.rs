@@ -23,10 +23,15 @@ fn alive(pid: i32) -> bool {
 fn a_panic_kills_every_child_before_exiting() {
     if std::env::var_os(MODE).is_some() {
         install_panic_hook();
-        let mut cmd = Command::new("sleep");
-        cmd.arg("60");
-        let child = Supervised::spawn("sleeper", cmd, SerialLog::new(None).unwrap(), None, None)
-            .expect("spawn sleep");
+        let child = Supervised::spawn(
+            "sleeper",
+            "sleep",
+            &["60".to_string()],
+            SerialLog::new(None).unwrap(),
+            None,
+            None,
+        )
+        .expect("spawn sleep");
         println!("CHILD {}", child.pid());
         std::io::stdout().flush().unwrap();
         // A worker thread panics; the hook must not wait for this one.

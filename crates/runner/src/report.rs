@@ -26,8 +26,9 @@ fn indent(text: &str, by: &str) -> String {
     text.lines().map(|l| format!("{by}{l}\n")).collect()
 }
 
-/// The details of a failed scenario.
-pub fn failure_details(r: &ScenarioResult) -> String {
+/// The details of a failed scenario. `review` says how a pending snapshot
+/// is reviewed (the front end knows its own commands).
+pub fn failure_details(r: &ScenarioResult, review: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -80,7 +81,7 @@ pub fn failure_details(r: &ScenarioResult) -> String {
             if let Some(p) = written {
                 let _ = writeln!(
                     s,
-                    "  the new snapshot is in {} (review: cargo insta review, or esp-ws run --accept)",
+                    "  the new snapshot is in {} (review: {review})",
                     crate::display_path(p)
                 );
             }
@@ -94,7 +95,7 @@ pub fn failure_details(r: &ScenarioResult) -> String {
             if let Some(p) = written {
                 let _ = writeln!(
                     s,
-                    "  the new snapshot is in {} (review: cargo insta review, or esp-ws run --accept)",
+                    "  the new snapshot is in {} (review: {review})",
                     crate::display_path(p)
                 );
             } else if let Some(new) = &r.snapshot_text {
