@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, exec, snapshot};
 use esp_ws_dut::SimOptions;
+use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, exec, snapshot};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

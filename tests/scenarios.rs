@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use esp_ws_dut::SimOptions;
 use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, exec, snapshot};
 use esp_ws_sim::Profile;
-use esp_ws_dut::SimOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn root() -> PathBuf {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, report, snapshot};
 use esp_ws_dut::process::StopTimeouts;
 use esp_ws_dut::{ExecConfig, QemuConfig, SimOptions, qemu};
+use esp_ws_runner::{RunOptions, TargetSpec, artifacts::Artifacts, report, snapshot};
 
 use crate::EXIT_USAGE;
 use crate::errors::render_scenario_error;

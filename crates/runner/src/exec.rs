@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use esp_ws_client::{Closed, Connection, FrameEvent, ResponseEvent};
+use esp_ws_dut::{Instance, SerialLine, Settled};
 use esp_ws_frame::{ClosePayload, Frame, FrameSpec, LengthEncoding, Opcode, Response};
 use esp_ws_scenario as sc;
-use esp_ws_dut::{Instance, SerialLine, Settled};
 use rand::Rng;
 use regex::Regex;
 

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use esp_ws_scenario as sc;
 use esp_ws_dut::{BoardConfig, ExecConfig, Instance, QemuConfig, SimOptions};
+use esp_ws_scenario as sc;
 
 pub use exec::{ExecOptions, ScenarioRun, StepFailure};
 
