@@ -100,11 +100,11 @@ pub fn main(args: SimArgs) -> ExitCode {
             );
             return ExitCode::from(EXIT_USAGE);
         }
-        esp_ws_sim::chip::Network::Wifi {
+        esp_ws_sim::Network::Wifi {
             credentials_from_stdin: args.wifi_credentials_from_stdin,
         }
     } else {
-        esp_ws_sim::chip::Network::Ethernet
+        esp_ws_sim::Network::Ethernet
     };
     rt.block_on(async move {
         let mut net = esp_ws_sim::NetIdentity::default();

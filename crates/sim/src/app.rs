@@ -1,20 +1,88 @@
 //! The application: ESP-IDF's `examples/protocols/http_server/ws_echo_server`
 //! (main/ws_echo_server.c of the modelled release).
 
+use std::sync::Arc;
+
+use crate::chip::Services;
 use crate::httpd::ws::{WS_CONTINUE, WS_PING, WS_TEXT};
 use crate::httpd::{
-    ESP_ERR_NO_MEM, ESP_FAIL, ESP_OK, EspErr, Handler, HandshakeCb, Httpd, UriHandler, Work,
-    WsFrame,
+    ESP_ERR_NO_MEM, ESP_FAIL, ESP_OK, EspErr, Handler, HandshakeCb, Httpd, HttpdConfig, UriHandler,
+    Work, WsFrame,
 };
 use crate::log;
-use crate::lwip::Fd;
-use crate::profile::{FrameRead, Triggers};
+use crate::lwip::{Fd, Lwip};
+use crate::profile::{FrameRead, Profile, Triggers};
+use crate::protocol_examples_common::{NetIdentity, Network, example_connect};
 
 pub const TAG: &str = "ws_echo_server";
 
+/// Faults a test can inject (there is no ESP-IDF behaviour behind the
+/// trigger; what the chip prints when it fires is ESP-IDF's).
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// The echo handler dereferences NULL when it receives a TEXT frame
+    /// with exactly this payload: a `LoadProhibited` panic.
+    PanicOnMessage(Vec<u8>),
+}
+
+/// `app_main()`: `example_connect()`, then `start_webserver()`.
+pub fn app_main(
+    chip: &Services,
+    profile: &Arc<Profile>,
+    lwip: &Arc<Lwip>,
+    net: &NetIdentity,
+    network: Network,
+    fault: Option<Fault>,
+) {
+    if !example_connect(chip, profile.startup, net, network) {
+        // Powered off while waiting at the prompt.
+        return;
+    }
+    start_webserver(chip, profile, lwip, fault);
+}
+
+/// `start_webserver()`.
+fn start_webserver(
+    chip: &Services,
+    profile: &Arc<Profile>,
+    lwip: &Arc<Lwip>,
+    fault: Option<Fault>,
+) {
+    let con = chip.console();
+    let config = HttpdConfig::default_for(profile);
+    log!(
+        con,
+        Info,
+        TAG,
+        "Starting server on port: '{}'",
+        config.server_port
+    );
+    match Httpd::start(profile.clone(), con.clone(), lwip.clone(), config) {
+        Ok(mut hd) => {
+            hd.fault = fault;
+            hd.chip = Some(chip.clone());
+            let table = hd.uri_table();
+            chip.create_task("httpd", move || {
+                hd.thread_started();
+                hd.run();
+            });
+            // The httpd task runs once this line is written, up to its
+            // first select; then the handlers are registered (the README's
+            // Example Output shows that order).
+            log!(con, Info, TAG, "Registering URI handlers");
+            for h in uri_handlers(profile) {
+                table.httpd_register_uri_handler(h);
+            }
+        }
+        Err(_) => {
+            log!(con, Info, TAG, "Error starting server!");
+        }
+    }
+}
+
 /// The handlers `start_webserver()` registers, in registration order
 /// (master: `/ws`, `/ws_partial`, `/auth`, ws_echo_server.c:317-319).
-pub fn uri_handlers(profile: &crate::profile::Profile) -> Vec<UriHandler> {
+pub fn uri_handlers(profile: &Profile) -> Vec<UriHandler> {
     let ws = |uri: &str, handler| UriHandler {
         uri: uri.into(),
         method: crate::http_parser::HTTP_GET,
@@ -41,13 +109,9 @@ pub fn uri_handlers(profile: &crate::profile::Profile) -> Vec<UriHandler> {
     v
 }
 
-/// `calloc()`: fails when no free block is big enough. A zero-sized request
-/// returns NULL too (`heap_caps_calloc` with size 0).
+/// `calloc()`, from the chip's heap.
 fn calloc(hd: &Httpd, size: u64) -> Option<Vec<u8>> {
-    if size == 0 || size > hd.profile.heap_largest_free_block as u64 {
-        return None;
-    }
-    Some(vec![0; size as usize])
+    hd.chip.as_ref().and_then(|c| c.calloc(size))
 }
 
 /// Dispatches a URI handler.
@@ -119,7 +183,7 @@ fn ws_post_handshake_cb(hd: &mut Httpd) -> EspErr {
 
 /// An injected fault: a NULL dereference on a TEXT frame with this payload.
 fn injected_fault(hd: &Httpd, pkt: &WsFrame) -> bool {
-    if let Some(crate::chip::Fault::PanicOnMessage(m)) = &hd.fault
+    if let Some(Fault::PanicOnMessage(m)) = &hd.fault
         && pkt.r#type == WS_TEXT
         && crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()) == m.as_slice()
     {
@@ -133,14 +197,9 @@ fn injected_fault(hd: &Httpd, pkt: &WsFrame) -> bool {
 /// LoadProhibited exception, ESP-IDF's panic handler, a reset. The core is
 /// the one the httpd task ran on (it has no affinity); the model says 0.
 fn load_prohibited(hd: &Httpd) {
-    crate::chip::panic(
-        &hd.con,
-        &hd.net,
-        hd.power.as_deref(),
-        0,
-        "LoadProhibited",
-        "Exception was unhandled.",
-    );
+    if let Some(chip) = &hd.chip {
+        chip.panic(0, "LoadProhibited", "Exception was unhandled.");
+    }
 }
 
 /// v4.2 `echo_handler()` (main/ws_echo_server.c:68-92): a zeroed 128-byte

@@ -28,12 +28,6 @@ pub struct Profile {
     pub udp_recvmbox_size: usize,
     /// CONFIG_FREERTOS_HZ: log timestamps advance in ticks.
     pub tick_hz: u64,
-    /// Largest block `calloc()` can return. ESP-IDF does not document a
-    /// number; this is an assumption of the model (an ESP32 running this
-    /// example over Ethernet has a few hundred KiB of free DRAM, split into
-    /// regions), chosen so that the example's 65535-byte frames fit, as they
-    /// do on the real chip, and multi-megabyte ones do not.
-    pub heap_largest_free_block: usize,
     /// CONFIG_LOG_COLORS default: y up to v4.4 (components/log/Kconfig),
     /// n from v5.0 (components/log/Kconfig.format).
     pub log_colors_default: bool,
@@ -68,6 +62,12 @@ pub enum Startup {
 }
 
 impl Startup {
+    /// `main_task: Started on CPU0` and `Calling app_main()` (v5
+    /// app_startup.c only).
+    pub fn prints_main_task_lines(self) -> bool {
+        matches!(self, Startup::V5 | Startup::V5EthernetInit)
+    }
+
     /// `main_task: Returned from app_main()` (v5 app_startup.c only).
     pub fn prints_app_main_return(self) -> bool {
         matches!(self, Startup::V5 | Startup::V5EthernetInit)
@@ -285,7 +285,6 @@ fn base_v5_5_5() -> Profile {
         lwip_max_sockets: 10,
         udp_recvmbox_size: 6,
         tick_hz: 100,
-        heap_largest_free_block: 110 * 1024,
         log_colors_default: false,
         startup: Startup::V5,
         httpd: HttpdTraits {

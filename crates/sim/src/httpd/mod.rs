@@ -231,9 +231,9 @@ pub struct Httpd {
     aux_mask_key: [u8; 4],
     stopping: bool,
     /// An injected fault (tests of crash handling).
-    pub fault: Option<crate::chip::Fault>,
-    /// The chip's reset line, which the panic handler pulls.
-    pub power: Option<Arc<crate::chip::Power>>,
+    pub fault: Option<crate::app::Fault>,
+    /// The chip, whose panic handler the application calls.
+    pub chip: Option<crate::chip::Services>,
 }
 
 /// `TAG` of httpd_main.c.
@@ -329,7 +329,7 @@ impl Httpd {
             aux_mask_key: [0; 4],
             stopping: false,
             fault: None,
-            power: None,
+            chip: None,
         };
         hd.dispatch_event(ServerEvent::Start);
         Ok(hd)
@@ -339,7 +339,7 @@ impl Httpd {
     /// No handler is registered by the example, so esp_event's loop task
     /// (components/esp_event/esp_event.c, `esp_event_loop_run`) logs that at
     /// debug level. The loop task has a higher priority than httpd, so the
-    /// line appears right away.
+    /// line is printed right away.
     pub(crate) fn dispatch_event(&self, ev: ServerEvent) {
         // esp_http_server has posted events since v5.0 only.
         if !self.profile.httpd.events {
@@ -351,7 +351,7 @@ impl Httpd {
             "event",
             "no handlers have been registered for event ESP_HTTP_SERVER_EVENT:{} posted to loop {}",
             ev as i32,
-            crate::chip::DEFAULT_EVENT_LOOP_ADDR
+            crate::esp_event::DEFAULT_EVENT_LOOP_ADDR
         );
     }
 

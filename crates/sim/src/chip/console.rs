@@ -175,6 +175,8 @@ impl Console {
         }
         line.push(b'\n');
         self.write_raw(&line);
+        // A task the writer created may run now (see the task module).
+        super::task::line_written();
     }
 
     /// Output that does not go through `ESP_LOGx` (panic handler, ROM).
@@ -197,10 +199,10 @@ impl Console {
 #[macro_export]
 macro_rules! logf {
     ($con:expr, $lvl:ident, $tag:expr, $func:expr, $($arg:tt)*) => {{
-        let con: &$crate::console::Console = &$con;
-        if con.enabled($crate::console::Level::$lvl) {
-            con.log($crate::console::Record {
-                level: $crate::console::Level::$lvl,
+        let con: &$crate::chip::console::Console = &$con;
+        if con.enabled($crate::chip::console::Level::$lvl) {
+            con.log($crate::chip::console::Record {
+                level: $crate::chip::console::Level::$lvl,
                 tag: $tag,
                 message: format!("{}: {}", $func, format_args!($($arg)*)).into_bytes(),
             });
@@ -212,10 +214,10 @@ macro_rules! logf {
 #[macro_export]
 macro_rules! log {
     ($con:expr, $lvl:ident, $tag:expr, $($arg:tt)*) => {{
-        let con: &$crate::console::Console = &$con;
-        if con.enabled($crate::console::Level::$lvl) {
-            con.log($crate::console::Record {
-                level: $crate::console::Level::$lvl,
+        let con: &$crate::chip::console::Console = &$con;
+        if con.enabled($crate::chip::console::Level::$lvl) {
+            con.log($crate::chip::console::Record {
+                level: $crate::chip::console::Level::$lvl,
                 tag: $tag,
                 message: format!($($arg)*).into_bytes(),
             });
