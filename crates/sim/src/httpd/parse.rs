@@ -685,7 +685,7 @@ impl Httpd {
         });
         let yn = |b: bool| if b { "Yes" } else { "No" };
         let sd = &self.sessions[slot];
-        let (done, handler, close) = (sd.ws_handshake_done, sd.ws_handler, sd.ws_close);
+        let (done, handler, close) = (sd.ws_handshake_done, sd.ws_handler.clone(), sd.ws_close);
         logf!(
             self.con,
             Debug,
@@ -746,7 +746,7 @@ impl Httpd {
                     || (self.profile.ws.pong_to_handler && ws_type == super::ws::WS_PONG)
                     || self.sessions[slot].ws_control_frames)
             {
-                ret = crate::app::call_handler(self, handler);
+                ret = handler(self);
             }
             if ret != ESP_OK {
                 self.httpd_req_cleanup();

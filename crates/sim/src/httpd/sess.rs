@@ -1,6 +1,6 @@
 //! httpd_sess.c: the session table (`struct sock_db` slots).
 
-use super::{ESP_FAIL, ESP_OK, EspErr, Httpd, ServerEvent, SockDb, Work};
+use super::{ESP_FAIL, ESP_OK, EspErr, Httpd, ServerEvent, SockDb, WorkFn};
 use crate::lwip::Fd;
 use crate::{log, logf};
 
@@ -126,7 +126,7 @@ impl Httpd {
     /// `httpd_sess_close()`: the work function of a queued close. It gets
     /// the session *slot*, so a slot reused by a newer connection before the
     /// work runs closes that connection (esp-idf#19103).
-    pub(super) fn httpd_sess_close(&mut self, slot: usize) {
+    fn httpd_sess_close(&mut self, slot: usize) {
         let s = &self.sessions[slot];
         if s.lru_counter == 0 && !s.lru_socket {
             log!(
@@ -145,7 +145,7 @@ impl Httpd {
     /// `httpd_sess_trigger_close()`.
     pub(super) fn httpd_sess_trigger_close(&mut self, fd: Fd) -> EspErr {
         match self.httpd_sess_get(fd) {
-            Some(slot) => self.httpd_queue_work(Work::SessClose { slot }),
+            Some(slot) => self.httpd_queue_work(sess_close_work(slot)),
             None => super::ESP_ERR_NOT_FOUND,
         }
     }
@@ -174,6 +174,12 @@ impl Httpd {
             self.sessions[slot].fd
         );
         self.sessions[slot].lru_socket = true;
-        self.httpd_queue_work(Work::SessClose { slot })
+        self.httpd_queue_work(sess_close_work(slot))
     }
+}
+
+/// `httpd_queue_work(hd, httpd_sess_close, sock_db)`: the argument is the
+/// session *slot* (esp-idf#19103 depends on that).
+fn sess_close_work(slot: usize) -> WorkFn {
+    Box::new(move |hd: &mut Httpd| hd.httpd_sess_close(slot))
 }

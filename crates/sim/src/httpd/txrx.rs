@@ -320,8 +320,9 @@ impl Httpd {
         self.httpd_resp_send(msg.as_bytes())
     }
 
-    /// `httpd_req_handle_err()`: no custom error handlers are registered by
-    /// the example, so the default page is sent and the socket is closed.
+    /// `httpd_req_handle_err()`: the model has no custom error handlers
+    /// (`httpd_register_err_handler()`), so the default page is sent and the
+    /// socket is closed.
     pub(super) fn httpd_req_handle_err(&mut self, error: HttpErr) -> EspErr {
         self.httpd_resp_send_err(error);
         ESP_FAIL

@@ -4,7 +4,7 @@
 use super::txrx::HttpErr;
 use super::{
     ESP_ERR_HTTPD_HANDLER_EXISTS, ESP_ERR_HTTPD_HANDLERS_FULL, ESP_FAIL, ESP_OK, EspErr, Httpd,
-    UriHandler, UriTable,
+    HttpdUri, UriTable,
 };
 use crate::console::Console;
 use crate::logf;
@@ -22,7 +22,7 @@ enum Lookup {
 /// `httpd_find_uri_handler()` with the default `httpd_uri_match_simple`.
 fn httpd_find_uri_handler(
     con: &Console,
-    uris: &[Option<UriHandler>],
+    uris: &[Option<HttpdUri>],
     uri: &[u8],
     method: u8,
 ) -> Lookup {
@@ -58,12 +58,12 @@ impl UriTable {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<UriHandler>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<HttpdUri>>> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `httpd_register_uri_handler()`.
-    pub fn httpd_register_uri_handler(&self, handler: UriHandler) -> EspErr {
+    pub(super) fn httpd_register_uri_handler(&self, handler: HttpdUri) -> EspErr {
         const F: &str = "httpd_register_uri_handler";
         let mut uris = self.lock();
         if let Lookup::Found(_) =
@@ -154,8 +154,8 @@ impl Httpd {
         let h = self.uris.lock()[idx].clone().expect("handler present");
         let detect = self.req.as_ref().expect("request").ws_handshake_detect;
         if h.is_websocket && detect && h.method == crate::http_parser::HTTP_GET {
-            if let Some(cb) = h.ws_pre_handshake_cb
-                && crate::app::call_handshake_cb(self, cb) != ESP_OK
+            if let Some(cb) = &h.ws_pre_handshake_cb
+                && cb(self) != ESP_OK
             {
                 logf!(self.con, Warn, TAG, F, "ws_pre_handshake_cb failed");
                 return ESP_FAIL;
@@ -175,10 +175,10 @@ impl Httpd {
             }
             let sd = &mut self.sessions[slot];
             sd.ws_handshake_done = true;
-            sd.ws_handler = Some(h.handler);
+            sd.ws_handler = Some(h.handler.clone());
             sd.ws_control_frames = h.handle_ws_control_frames;
-            if let Some(cb) = h.ws_post_handshake_cb
-                && crate::app::call_handshake_cb(self, cb) != ESP_OK
+            if let Some(cb) = &h.ws_post_handshake_cb
+                && cb(self) != ESP_OK
             {
                 logf!(self.con, Warn, TAG, F, "ws_post_handshake_cb failed");
                 return ESP_FAIL;
@@ -189,7 +189,7 @@ impl Httpd {
                 return ESP_OK;
             }
         }
-        if crate::app::call_handler(self, h.handler) != ESP_OK {
+        if (h.handler)(self) != ESP_OK {
             logf!(self.con, Warn, TAG, F, "uri handler execution failed");
             return ESP_FAIL;
         }
