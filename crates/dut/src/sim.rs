@@ -44,7 +44,7 @@ impl SimOptions {
     /// port: what `esp-ws run` simulates unless told otherwise.
     pub fn new(profile: Arc<Profile>) -> SimOptions {
         SimOptions {
-            log_colors: profile.log_colors_default,
+            log_colors: profile.idf.log_colors_default,
             profile,
             log_level: Level::Info,
             bind: "127.0.0.1:0".parse().expect("valid address"),

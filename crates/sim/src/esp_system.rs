@@ -2,8 +2,8 @@
 //! calls the application's `app_main()`.
 
 use crate::chip::console::Console;
+use crate::idf::release::Startup;
 use crate::log;
-use crate::profile::Startup;
 
 /// components/freertos/app_startup.c `main_task()` (v5.x), or v4.x's
 /// cpu_start.c `main_task()`, which calls `app_main()` without a word.

@@ -9,12 +9,13 @@
 //! Every log line the model prints is one that ESP-IDF prints, and the code
 //! names the C function it comes from.
 
-pub mod app;
 pub mod chip;
 pub mod esp_event;
 pub mod esp_system;
+pub mod firmware;
 pub mod http_parser;
 pub mod httpd;
+pub mod idf;
 pub mod lwip;
 pub mod profile;
 pub mod protocol_examples_common;
@@ -22,10 +23,10 @@ pub mod protocol_examples_common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use app::Fault;
 pub use chip::UartRx;
 pub use chip::console;
 pub use console::{Level, SerialSink};
+pub use firmware::Fault;
 pub use lwip::{ConnId, Lwip, Wire};
 pub use profile::Profile;
 pub use protocol_examples_common::{NetIdentity, Network};
@@ -58,7 +59,7 @@ pub struct SimConfig {
 impl SimConfig {
     pub fn new(profile: Arc<Profile>) -> Self {
         SimConfig {
-            log_colors: profile.log_colors_default,
+            log_colors: profile.idf.log_colors_default,
             profile,
             log_level: Level::Info,
             net: NetIdentity::default(),
@@ -71,26 +72,26 @@ impl SimConfig {
     }
 }
 
-/// What is in flash: ESP-IDF's start-up and the application.
+/// What is in flash: ESP-IDF's start-up, linked with the firmware's
+/// `app_main()`.
 struct Flash {
-    profile: Arc<Profile>,
+    idf: Arc<idf::Release>,
+    firmware: Arc<dyn firmware::Firmware>,
     lwip: Arc<Lwip>,
     net: NetIdentity,
     network: Network,
-    fault: Option<Fault>,
 }
 
 impl chip::Software for Flash {
     fn main_task(&self, chip: &chip::Services) {
-        esp_system::main_task(chip.console(), self.profile.startup, || {
-            app::app_main(
+        esp_system::main_task(chip.console(), self.idf.startup, || {
+            self.firmware.app_main(&firmware::Context {
                 chip,
-                &self.profile,
-                &self.lwip,
-                &self.net,
-                self.network,
-                self.fault.clone(),
-            )
+                idf: &self.idf,
+                lwip: &self.lwip,
+                net: &self.net,
+                network: self.network,
+            })
         });
     }
 }
@@ -108,10 +109,11 @@ impl Simulator {
     /// chip starts booting; [`Simulator::wait_booted`] waits for `app_main`
     /// to return, as a harness waits for its log line.
     pub fn power_on(cfg: SimConfig, serial: SerialSink, wire: Arc<dyn Wire>) -> Simulator {
+        let idf = cfg.profile.idf.clone();
         let clock = cfg
             .clock
             .clone()
-            .unwrap_or_else(|| Arc::new(TickClock::new(cfg.profile.tick_hz)));
+            .unwrap_or_else(|| Arc::new(TickClock::new(idf.tick_hz)));
         let mut chip = chip::Chip::new(
             chip::Config {
                 log_level: cfg.log_level,
@@ -124,19 +126,19 @@ impl Simulator {
         );
         let lwip = Arc::new(Lwip::new(
             LwipConfig {
-                socket_offset: 64 - cfg.profile.lwip_max_sockets as i32,
-                max_sockets: cfg.profile.lwip_max_sockets,
-                udp_recvmbox_size: cfg.profile.udp_recvmbox_size,
+                socket_offset: 64 - idf.lwip_max_sockets as i32,
+                max_sockets: idf.lwip_max_sockets,
+                udp_recvmbox_size: idf.udp_recvmbox_size,
             },
             wire,
         ));
         lwip.attach(&chip);
         chip.power_on(Arc::new(Flash {
-            profile: cfg.profile,
+            firmware: cfg.profile.firmware.build(cfg.fault.as_ref()),
+            idf,
             lwip: lwip.clone(),
             net: cfg.net,
             network: cfg.network,
-            fault: cfg.fault,
         }));
         Simulator { chip, lwip }
     }

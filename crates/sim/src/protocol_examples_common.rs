@@ -4,8 +4,8 @@
 
 use crate::chip::Services;
 use crate::chip::console::{Console, Level, Record};
+use crate::idf::release::Startup;
 use crate::log;
-use crate::profile::Startup;
 
 /// The network the firmware sees. The default is what Espressif's QEMU
 /// gives a firmware built with the OpenCores Ethernet MAC (slirp: DHCP hands

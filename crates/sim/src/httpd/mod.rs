@@ -22,8 +22,8 @@ use std::time::Duration;
 use crate::chip::Services;
 use crate::console::Console;
 use crate::http_parser::ParsedUrl;
+use crate::idf::Release;
 use crate::lwip::{Errno, Fd, Lwip};
-use crate::profile::Profile;
 use crate::{log, logf};
 
 pub(crate) use parse::c_str as c_str_of;
@@ -81,7 +81,7 @@ pub struct HttpdConfig {
 }
 
 impl HttpdConfig {
-    pub fn default_for(profile: &Profile) -> Self {
+    pub fn default_for(idf: &Release) -> Self {
         HttpdConfig {
             server_port: 80,
             ctrl_port: 32768,
@@ -90,8 +90,8 @@ impl HttpdConfig {
             backlog_conn: 5,
             lru_purge_enable: false,
             recv_wait_timeout: Duration::from_secs(5),
-            max_req_hdr_len: profile.httpd.max_req_hdr_len,
-            max_uri_len: profile.httpd.max_uri_len,
+            max_req_hdr_len: idf.httpd.max_req_hdr_len,
+            max_uri_len: idf.httpd.max_uri_len,
         }
     }
 }
@@ -204,7 +204,7 @@ const PARSER_BLOCK_SIZE: usize = 128;
 
 /// The state of one running server (`struct httpd_data`).
 pub struct Httpd {
-    pub(crate) profile: Arc<Profile>,
+    pub(crate) idf: Arc<Release>,
     pub(crate) con: Console,
     pub(crate) net: Arc<Lwip>,
     pub(crate) config: HttpdConfig,
@@ -237,12 +237,12 @@ impl Httpd {
     /// error its caller sees.
     pub fn httpd_start(
         chip: &Services,
-        profile: Arc<Profile>,
+        idf: Arc<Release>,
         net: Arc<Lwip>,
         config: HttpdConfig,
     ) -> Result<HttpdHandle, EspErr> {
         let con = chip.console().clone();
-        let max_sockets = net_max_sockets(&profile);
+        let max_sockets = net_max_sockets(&idf);
         if max_sockets < config.max_open_sockets + 3 {
             log!(
                 con,
@@ -304,9 +304,9 @@ impl Httpd {
             .map(|_| SockDb::free())
             .collect();
         let uris = UriTable::new(config.max_uri_handlers, con.clone());
-        let ctrl_sem = profile.udp_recvmbox_size;
+        let ctrl_sem = idf.udp_recvmbox_size;
         let mut hd = Httpd {
-            profile,
+            idf,
             con,
             net,
             config,
@@ -347,7 +347,7 @@ impl Httpd {
     /// line is printed right away.
     pub(crate) fn dispatch_event(&self, ev: ServerEvent) {
         // esp_http_server has posted events since v5.0 only.
-        if !self.profile.httpd.events {
+        if !self.idf.httpd.events {
             return;
         }
         log!(
@@ -460,12 +460,12 @@ impl Httpd {
                 self.con,
                 Debug,
                 TAG,
-                self.profile.httpd.process_session_func,
+                self.idf.httpd.process_session_func,
                 "processing socket {}",
                 fd
             );
             if self.httpd_sess_process(slot) != ESP_OK {
-                if self.profile.httpd.select_loop_closes {
+                if self.idf.httpd.select_loop_closes {
                     // v4.2 httpd_main.c:199-205: the loop closes the socket
                     // itself, then deletes the session.
                     logf!(
@@ -492,7 +492,7 @@ impl Httpd {
         let new_fd = match self.net.accept(self.listen_fd) {
             Ok(fd) => fd,
             Err(e) => {
-                if self.profile.httpd.accept_errors_are_errors {
+                if self.idf.httpd.accept_errors_are_errors {
                     logf!(self.con, Error, TAG, F, "error in accept ({})", e.0);
                 } else {
                     logf!(self.con, Warn, TAG, F, "error in accept ({})", e.0);
@@ -504,7 +504,7 @@ impl Httpd {
         // SO_RCVTIMEO = recv_wait_timeout (SO_SNDTIMEO has no effect here).
         let _ = self.net.set_rcvtimeo(new_fd, self.config.recv_wait_timeout);
         if self.httpd_sess_new(new_fd) != ESP_OK {
-            if self.profile.httpd.accept_errors_are_errors {
+            if self.idf.httpd.accept_errors_are_errors {
                 logf!(self.con, Error, TAG, F, "session creation failed");
             } else {
                 logf!(self.con, Warn, TAG, F, "session creation failed");
@@ -522,7 +522,7 @@ impl Httpd {
         // The default, non-blocking mode: fail when the mbox is full. Before
         // the semaphore, a full mbox drops the datagram inside lwIP and the
         // work silently never runs.
-        let fail_fast = self.profile.httpd.queue_work_fail_fast;
+        let fail_fast = self.idf.httpd.queue_work_fail_fast;
         if fail_fast && self.ctrl_sem == 0 {
             logf!(
                 self.con,
@@ -569,7 +569,7 @@ impl Httpd {
                     "error in recv ({})",
                     e.0
                 );
-                self.ctrl_sem = (self.ctrl_sem + 1).min(self.profile.udp_recvmbox_size);
+                self.ctrl_sem = (self.ctrl_sem + 1).min(self.idf.udp_recvmbox_size);
                 return;
             }
         };
@@ -577,7 +577,7 @@ impl Httpd {
             logf!(self.con, Debug, TAG, "httpd_process_ctrl_msg", "work");
             work(self);
         }
-        self.ctrl_sem = (self.ctrl_sem + 1).min(self.profile.udp_recvmbox_size);
+        self.ctrl_sem = (self.ctrl_sem + 1).min(self.idf.udp_recvmbox_size);
     }
 
     /// `httpd_req_to_sockfd()` for the request being handled.
@@ -599,6 +599,6 @@ impl Httpd {
     }
 }
 
-fn net_max_sockets(profile: &Profile) -> usize {
-    profile.lwip_max_sockets
+fn net_max_sockets(idf: &Release) -> usize {
+    idf.lwip_max_sockets
 }

@@ -60,7 +60,7 @@ impl Httpd {
         s.lru_counter = self.lru_counter;
         self.sessions[slot] = s;
         self.active_count += 1;
-        if self.profile.httpd.log_active_sockets {
+        if self.idf.httpd.log_active_sockets {
             logf!(
                 self.con,
                 Debug,
@@ -80,7 +80,7 @@ impl Httpd {
         if fd < 0 {
             // v4.2 httpd_sess.c:218-263 logs whatever fd it is given: a
             // queued close of a slot that is already free prints `fd = -1`.
-            if self.profile.httpd.select_loop_closes {
+            if self.idf.httpd.select_loop_closes {
                 logf!(self.con, Debug, TAG, F, "fd = {}", fd);
             }
             return;
@@ -91,7 +91,7 @@ impl Httpd {
         self.sessions[slot].fd = -1;
         self.sessions[slot].pending.clear();
         self.active_count -= 1;
-        if self.profile.httpd.log_active_sockets {
+        if self.idf.httpd.log_active_sockets {
             logf!(
                 self.con,
                 Debug,

@@ -185,7 +185,7 @@ impl Httpd {
             }
             // v4.2 returns here, and so does v5.5.5 since 5028b6230f5;
             // v4.4 … v5.5.4 go on to call the URI handler with the GET.
-            if !self.profile.ws.handler_on_handshake {
+            if !self.idf.ws.handler_on_handshake {
                 return ESP_OK;
             }
         }

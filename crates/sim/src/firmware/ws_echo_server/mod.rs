@@ -1,8 +1,13 @@
-//! The application: ESP-IDF's `examples/protocols/http_server/ws_echo_server`
-//! (main/ws_echo_server.c of the modelled release).
+//! ESP-IDF's `examples/protocols/http_server/ws_echo_server`
+//! (main/ws_echo_server.c of the modelled release), on esp_http_server.
+
+mod traits;
+
+pub use traits::{Example, FrameRead, Triggers};
 
 use std::sync::Arc;
 
+use super::{Context, Fault, Firmware, Spec};
 use crate::chip::Services;
 use crate::console::Console;
 use crate::httpd::ws::{WS_CONTINUE, WS_PING, WS_TEXT};
@@ -10,47 +15,59 @@ use crate::httpd::{
     ESP_ERR_NO_MEM, ESP_FAIL, ESP_OK, EspErr, HandlerFn, Httpd, HttpdConfig, HttpdUri, WsFrame,
 };
 use crate::log;
-use crate::lwip::{Fd, Lwip};
-use crate::profile::{Example, FrameRead, Profile, Triggers};
-use crate::protocol_examples_common::{NetIdentity, Network, example_connect};
+use crate::lwip::Fd;
+use crate::protocol_examples_common::example_connect;
 
 pub const TAG: &str = "ws_echo_server";
 
-/// Faults a test can inject (there is no ESP-IDF behaviour behind the
-/// trigger; what the chip prints when it fires is ESP-IDF's).
-#[derive(Clone, Debug)]
-pub enum Fault {
-    /// The echo handler dereferences NULL when it receives a TEXT frame
-    /// with exactly this payload: a `LoadProhibited` panic.
-    PanicOnMessage(Vec<u8>),
+/// What a host may choose for this firmware at power-on.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// An injected fault (tests of crash handling): the echo handler
+    /// dereferences NULL when it receives a TEXT frame with exactly this
+    /// payload, a `LoadProhibited` panic.
+    pub panic_on_message: Option<Vec<u8>>,
 }
 
-/// `app_main()`: `example_connect()`, then `start_webserver()`.
-pub fn app_main(
-    chip: &Services,
-    profile: &Arc<Profile>,
-    lwip: &Arc<Lwip>,
-    net: &NetIdentity,
-    network: Network,
-    fault: Option<Fault>,
-) {
-    if !example_connect(chip, profile.startup, net, network) {
-        // Powered off while waiting at the prompt.
-        return;
+/// The firmware of one release of the example, with the host's options.
+pub struct WsEchoServer {
+    pub traits: Example,
+    pub options: Options,
+}
+
+/// The example of one release, as a profile names it. It takes
+/// [`Fault::PanicOnMessage`] as its `panic_on_message` option.
+pub fn spec(traits: Example) -> Spec {
+    Spec::new("ws_echo_server", move |fault| {
+        let panic_on_message = fault.map(|Fault::PanicOnMessage(m)| m.clone());
+        Arc::new(WsEchoServer {
+            traits: traits.clone(),
+            options: Options { panic_on_message },
+        })
+    })
+}
+
+impl Firmware for WsEchoServer {
+    /// `app_main()`: `example_connect()`, then `start_webserver()`.
+    fn app_main(&self, ctx: &Context<'_>) {
+        if !example_connect(ctx.chip, ctx.idf.startup, ctx.net, ctx.network) {
+            // Powered off while waiting at the prompt.
+            return;
+        }
+        let app = Arc::new(App {
+            chip: ctx.chip.clone(),
+            con: ctx.chip.console().clone(),
+            ex: self.traits.clone(),
+            panic_on_message: self.options.panic_on_message.clone(),
+        });
+        start_webserver(&app, ctx);
     }
-    let app = Arc::new(App {
-        chip: chip.clone(),
-        con: chip.console().clone(),
-        ex: profile.example.clone(),
-        fault,
-    });
-    start_webserver(&app, profile, lwip);
 }
 
 /// `start_webserver()`.
-fn start_webserver(app: &Arc<App>, profile: &Arc<Profile>, lwip: &Arc<Lwip>) {
+fn start_webserver(app: &Arc<App>, ctx: &Context<'_>) {
     let con = &app.con;
-    let config = HttpdConfig::default_for(profile);
+    let config = HttpdConfig::default_for(ctx.idf);
     log!(
         con,
         Info,
@@ -58,7 +75,7 @@ fn start_webserver(app: &Arc<App>, profile: &Arc<Profile>, lwip: &Arc<Lwip>) {
         "Starting server on port: '{}'",
         config.server_port
     );
-    match Httpd::httpd_start(&app.chip, profile.clone(), lwip.clone(), config) {
+    match Httpd::httpd_start(&app.chip, ctx.idf.clone(), ctx.lwip.clone(), config) {
         Ok(server) => {
             // The httpd task runs when this line is written, up to its first
             // select; the handlers are registered after that (the README's
@@ -118,7 +135,7 @@ struct App {
     chip: Services,
     con: Console,
     ex: Example,
-    fault: Option<Fault>,
+    panic_on_message: Option<Vec<u8>>,
 }
 
 impl App {
@@ -174,7 +191,7 @@ impl App {
 
     /// An injected fault: a NULL dereference on a TEXT frame with this payload.
     fn injected_fault(&self, pkt: &WsFrame) -> bool {
-        if let Some(Fault::PanicOnMessage(m)) = &self.fault
+        if let Some(m) = &self.panic_on_message
             && pkt.r#type == WS_TEXT
             && crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()) == m.as_slice()
         {
