@@ -1,24 +1,32 @@
-//! An executable model of ESP-IDF's `esp_http_server` WebSocket support and
-//! the `ws_echo_server` example, as the firmware behaves and logs on an
-//! ESP32: quirks and known bugs included. Where RFC 6455 and esp_http_server
-//! disagree, this does what esp_http_server does.
+//! An executable model of ESP32 firmware built on ESP-IDF (today
+//! `esp_http_server`'s WebSocket support and the `ws_echo_server` example),
+//! as it behaves and logs on the chip: quirks and known bugs included.
+//! Where RFC 6455 and esp_http_server disagree, this does what
+//! esp_http_server does.
 //!
-//! The model does no I/O of its own. A host feeds [`lwip::Lwip`] with TCP
+//! The model is layered as the C code is:
+//!
+//! - [`chip`]: the ESP32 as software sees it (power, reset, ROM, UART0,
+//!   tasks, heap, panic). It names nothing above it.
+//! - [`idf`]: ESP-IDF's components (lwIP, http_parser, esp_http_server,
+//!   esp_system, protocol_examples_common) and what differs between its
+//!   releases. They name no firmware.
+//! - [`firmware`]: the applications, one folder each.
+//! - [`profile`]: a name, an ESP-IDF release and a firmware.
+//!
+//! Each layer calls down, or through callbacks it registered. This file is
+//! the assembly a host powers on ([`Simulator`]).
+//!
+//! The model does no I/O of its own. A host feeds [`Lwip`] with TCP
 //! connections and bytes and receives what the firmware sends through a
-//! [`lwip::Wire`]; the serial console goes to a [`console::SerialSink`].
-//! Every log line the model prints is one that ESP-IDF prints, and the code
-//! names the C function it comes from.
+//! [`Wire`]; the serial console goes to a [`SerialSink`]. Every log line the
+//! model prints is one that ESP-IDF prints, and the code names the C
+//! function it comes from.
 
 pub mod chip;
-pub mod esp_event;
-pub mod esp_system;
 pub mod firmware;
-pub mod http_parser;
-pub mod httpd;
 pub mod idf;
-pub mod lwip;
 pub mod profile;
-pub mod protocol_examples_common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,12 +35,13 @@ pub use chip::UartRx;
 pub use chip::console;
 pub use console::{Level, SerialSink};
 pub use firmware::Fault;
-pub use lwip::{ConnId, Lwip, Wire};
+pub use idf::lwip::{ConnId, Lwip, Wire};
+pub use idf::protocol_examples_common::{NetIdentity, Network};
 pub use profile::Profile;
-pub use protocol_examples_common::{NetIdentity, Network};
 
 use console::{Clock, TickClock};
-use lwip::LwipConfig;
+use idf::esp_system;
+use idf::lwip::LwipConfig;
 
 /// What a host chooses when it powers the simulated board on.
 #[derive(Clone)]

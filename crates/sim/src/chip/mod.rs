@@ -73,7 +73,7 @@ impl ResetReason {
 struct State {
     /// Boots so far (1 after power-on).
     boots: u32,
-    /// The main task of this boot has returned (ESP-IDF's `app_main` has).
+    /// The main task of this boot has returned.
     main_returned: bool,
     /// The panic handler has run; the CPU is about to reset.
     panicked: bool,

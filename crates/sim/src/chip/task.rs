@@ -15,8 +15,8 @@
 //!   writes a line to UART0 ([`line_written`], called by the console): the
 //!   write blocks the lower-priority creator.
 //! - The creator then goes on once the new task blocks ([`blocking`], which
-//!   a blocking call of a layer above calls, lwIP's `select` for one) or
-//!   ends.
+//!   a layer above calls when one of its calls is about to wait: a socket's
+//!   `select` or `recv`, say) or ends.
 //! - A creator that blocks or ends before it writes a line (at a log level
 //!   that hides its lines) lets the new task run then, in the same way.
 //!
@@ -33,7 +33,7 @@ struct Task {
     /// The task that created this one, if a task did: this one waits for
     /// its creator's next line before it runs.
     creator: Option<usize>,
-    /// The chip's first task (ESP-IDF's `main_task`).
+    /// The chip's first task, the one [`super::Software::main_task`] runs.
     main: bool,
     /// Allowed to run.
     started: bool,
@@ -156,7 +156,7 @@ pub(super) fn line_written() {
 }
 
 /// The current task is about to block: a call of a layer above waits for
-/// something (lwIP's `select` or `recv`, a line from the UART). A task
+/// something (a socket's `select` or `recv`, a line from the UART). A task
 /// waiting for its creator to block then goes on; the tasks the current one
 /// created and left waiting may run. A no-op on threads that are not tasks.
 pub fn blocking() {

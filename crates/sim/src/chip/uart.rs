@@ -3,7 +3,7 @@
 use std::sync::{Condvar, Mutex};
 
 /// Bytes the host sends to the chip's UART, read a line at a time by the
-/// firmware (`fgets(buf, n, stdin)`).
+/// software (`fgets(buf, n, stdin)`).
 #[derive(Default)]
 pub struct UartRx {
     state: Mutex<(Vec<u8>, bool)>,

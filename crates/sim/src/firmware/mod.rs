@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use crate::chip::Services;
 use crate::idf::Release;
-use crate::lwip::Lwip;
-use crate::protocol_examples_common::{NetIdentity, Network};
+use crate::idf::lwip::Lwip;
+use crate::idf::protocol_examples_common::{NetIdentity, Network};
 
 /// What `app_main()` can reach.
 pub struct Context<'a> {

@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use super::{Context, Fault, Firmware, Spec};
 use crate::chip::Services;
-use crate::console::Console;
-use crate::httpd::ws::{WS_CONTINUE, WS_PING, WS_TEXT};
-use crate::httpd::{
+use crate::chip::console::Console;
+use crate::idf::esp_http_server::ws::{WS_CONTINUE, WS_PING, WS_TEXT};
+use crate::idf::esp_http_server::{
     ESP_ERR_NO_MEM, ESP_FAIL, ESP_OK, EspErr, HandlerFn, Httpd, HttpdConfig, HttpdUri, WsFrame,
 };
+use crate::idf::lwip::Fd;
+use crate::idf::protocol_examples_common::example_connect;
 use crate::log;
-use crate::lwip::Fd;
-use crate::protocol_examples_common::example_connect;
 
 pub const TAG: &str = "ws_echo_server";
 
@@ -96,7 +96,7 @@ fn start_webserver(app: &Arc<App>, ctx: &Context<'_>) {
 fn uri_handlers(app: &Arc<App>) -> Vec<HttpdUri> {
     let ws = |uri: &str, handler| HttpdUri {
         uri: uri.into(),
-        method: crate::http_parser::HTTP_GET,
+        method: crate::idf::http_parser::HTTP_GET,
         handler,
         is_websocket: true,
         handle_ws_control_frames: false,
@@ -139,8 +139,8 @@ struct App {
 }
 
 impl App {
-    fn log_bytes(&self, level: crate::console::Level, prefix: &str, bytes: &[u8]) {
-        self.con.log(crate::console::Record {
+    fn log_bytes(&self, level: crate::chip::console::Level, prefix: &str, bytes: &[u8]) {
+        self.con.log(crate::chip::console::Record {
             level,
             tag: TAG,
             message: [prefix.as_bytes(), bytes].concat(),
@@ -151,7 +151,7 @@ impl App {
     fn ws_pre_handshake_cb(&self, hd: &mut Httpd) -> EspErr {
         log!(self.con, Info, TAG, "=== ws_pre_handshake_cb called ===");
         let uri = hd.req_uri();
-        self.log_bytes(crate::console::Level::Info, "Requested URI: ", &uri);
+        self.log_bytes(crate::chip::console::Level::Info, "Requested URI: ", &uri);
         if uri.windows(11).any(|w| w == b"token=valid") {
             log!(
                 self.con,
@@ -176,7 +176,7 @@ impl App {
         log!(self.con, Info, TAG, "=== ws_post_handshake_cb called ===");
         let uri = hd.req_uri();
         self.log_bytes(
-            crate::console::Level::Info,
+            crate::chip::console::Level::Info,
             "WebSocket connection established for URI: ",
             &uri,
         );
@@ -193,7 +193,8 @@ impl App {
     fn injected_fault(&self, pkt: &WsFrame) -> bool {
         if let Some(m) = &self.panic_on_message
             && pkt.r#type == WS_TEXT
-            && crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()) == m.as_slice()
+            && crate::idf::esp_http_server::c_str_of(pkt.payload.as_deref().unwrap_or_default())
+                == m.as_slice()
         {
             self.load_prohibited();
             return true;
@@ -231,9 +232,10 @@ impl App {
         }
         // `%s` of the buffer: up to its first NUL. A 128-byte payload has none,
         // and C reads on past the buffer (undefined); the model stops at its end.
-        let msg = crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default()).to_vec();
+        let msg = crate::idf::esp_http_server::c_str_of(pkt.payload.as_deref().unwrap_or_default())
+            .to_vec();
         self.log_bytes(
-            crate::console::Level::Info,
+            crate::chip::console::Level::Info,
             "Got packet with message: ",
             &msg,
         );
@@ -250,7 +252,7 @@ impl App {
     /// `echo_handler()` of v4.4 on.
     fn echo_handler(&self, hd: &mut Httpd) -> EspErr {
         let ex = &self.ex;
-        if ex.handshake_get_branch && hd.req_method() == Some(crate::http_parser::HTTP_GET) {
+        if ex.handshake_get_branch && hd.req_method() == Some(crate::idf::http_parser::HTTP_GET) {
             // Called for the handshake (v4.4 … v5.5.4), and for a plain GET.
             log!(
                 self.con,
@@ -298,9 +300,10 @@ impl App {
                 return ret;
             }
             // `%s`: the payload up to its first NUL, bytes as they are.
-            let msg = crate::httpd::c_str_of(pkt.payload.as_deref().unwrap_or_default());
+            let msg =
+                crate::idf::esp_http_server::c_str_of(pkt.payload.as_deref().unwrap_or_default());
             self.log_bytes(
-                crate::console::Level::Info,
+                crate::chip::console::Level::Info,
                 "Got packet with message: ",
                 msg,
             );
@@ -314,7 +317,7 @@ impl App {
                 // strncmp(payload, trigger, strlen(trigger)) == 0: a prefix
                 // match that stops at a NUL in the payload.
                 (Triggers::PrefixWithPing, Some(p)) => {
-                    let text = crate::httpd::c_str_of(p);
+                    let text = crate::idf::esp_http_server::c_str_of(p);
                     if text.starts_with(b"Trigger async") {
                         return trigger_send(hd, ws_async_send);
                     } else if text.starts_with(b"Ping") {
@@ -323,7 +326,7 @@ impl App {
                 }
                 (Triggers::PrefixWithPing, None) => {}
                 (Triggers::Exact { .. }, Some(p)) => {
-                    if crate::httpd::c_str_of(p) == b"Trigger async" {
+                    if crate::idf::esp_http_server::c_str_of(p) == b"Trigger async" {
                         return trigger_send(hd, ws_async_send);
                     }
                 }

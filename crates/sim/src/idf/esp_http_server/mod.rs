@@ -9,6 +9,23 @@
 //! The httpd task is a single thread: a handler that blocks in `recv` blocks
 //! the whole server, exactly as on the chip.
 
+/// `ESP_LOGx(TAG, LOG_FMT(fmt), ...)`: esp_http_server prefixes most of its
+/// messages with the C function name (`#define LOG_FMT(x) "%s: " x, __func__`
+/// in esp_httpd_priv.h), so the function name is part of the event.
+#[macro_export]
+macro_rules! logf {
+    ($con:expr, $lvl:ident, $tag:expr, $func:expr, $($arg:tt)*) => {{
+        let con: &$crate::chip::console::Console = &$con;
+        if con.enabled($crate::chip::console::Level::$lvl) {
+            con.log($crate::chip::console::Record {
+                level: $crate::chip::console::Level::$lvl,
+                tag: $tag,
+                message: format!("{}: {}", $func, format_args!($($arg)*)).into_bytes(),
+            });
+        }
+    }};
+}
+
 mod parse;
 mod sess;
 mod txrx;
@@ -20,11 +37,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::chip::Services;
-use crate::console::Console;
-use crate::http_parser::ParsedUrl;
+use crate::chip::console::Console;
 use crate::idf::Release;
-use crate::lwip::{Errno, Fd, Lwip};
-use crate::{log, logf};
+use crate::idf::http_parser::ParsedUrl;
+use crate::idf::lwip::{Errno, Fd, Lwip};
+use crate::log;
 
 pub(crate) use parse::c_str as c_str_of;
 pub use ws::{WsFrame, WsType};
@@ -356,7 +373,7 @@ impl Httpd {
             "event",
             "no handlers have been registered for event ESP_HTTP_SERVER_EVENT:{} posted to loop {}",
             ev as i32,
-            crate::esp_event::DEFAULT_EVENT_LOOP_ADDR
+            crate::idf::esp_event::DEFAULT_EVENT_LOOP_ADDR
         );
     }
 

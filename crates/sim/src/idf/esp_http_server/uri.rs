@@ -6,8 +6,7 @@ use super::{
     ESP_ERR_HTTPD_HANDLER_EXISTS, ESP_ERR_HTTPD_HANDLERS_FULL, ESP_FAIL, ESP_OK, EspErr, Httpd,
     HttpdUri, UriTable,
 };
-use crate::console::Console;
-use crate::logf;
+use crate::chip::console::Console;
 use std::sync::{Arc, Mutex};
 
 const TAG: &str = "httpd_uri";
@@ -112,8 +111,8 @@ impl Httpd {
             let path = r.url.path.map(|(off, len)| r.uri[off..off + len].to_vec());
             (r.uri.clone(), r.method, path)
         };
-        self.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [
                 format!("{F}: request for ").as_bytes(),
@@ -130,16 +129,16 @@ impl Httpd {
         let idx = match found {
             Lookup::Found(i) => i,
             Lookup::NotFound => {
-                self.con.log(crate::console::Record {
-                    level: crate::console::Level::Warn,
+                self.con.log(crate::chip::console::Record {
+                    level: crate::chip::console::Level::Warn,
                     tag: TAG,
                     message: [format!("{F}: URI '").as_bytes(), &uri, b"' not found"].concat(),
                 });
                 return self.httpd_req_handle_err(HttpErr::E404);
             }
             Lookup::MethodNotAllowed => {
-                self.con.log(crate::console::Record {
-                    level: crate::console::Level::Warn,
+                self.con.log(crate::chip::console::Record {
+                    level: crate::chip::console::Level::Warn,
                     tag: TAG,
                     message: [
                         format!("{F}: Method '{method}' not allowed for URI '").as_bytes(),
@@ -153,7 +152,7 @@ impl Httpd {
         };
         let h = self.uris.lock()[idx].clone().expect("handler present");
         let detect = self.req.as_ref().expect("request").ws_handshake_detect;
-        if h.is_websocket && detect && h.method == crate::http_parser::HTTP_GET {
+        if h.is_websocket && detect && h.method == crate::idf::http_parser::HTTP_GET {
             if let Some(cb) = &h.ws_pre_handshake_cb
                 && cb(self) != ESP_OK
             {

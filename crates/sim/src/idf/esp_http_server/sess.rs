@@ -1,8 +1,8 @@
 //! httpd_sess.c: the session table (`struct sock_db` slots).
 
 use super::{ESP_FAIL, ESP_OK, EspErr, Httpd, ServerEvent, SockDb, WorkFn};
-use crate::lwip::Fd;
-use crate::{log, logf};
+use crate::idf::lwip::Fd;
+use crate::log;
 
 const TAG: &str = "httpd_sess";
 

@@ -4,9 +4,9 @@ use super::{
     ESP_ERR_HTTPD_RESP_SEND, ESP_FAIL, ESP_OK, EspErr, HTTPD_SOCK_ERR_FAIL, HTTPD_SOCK_ERR_INVALID,
     HTTPD_SOCK_ERR_TIMEOUT, Httpd, PARSER_BLOCK_SIZE, ServerEvent,
 };
+use crate::idf::lwip::{Errno, Fd};
 use crate::idf::release::{ErrorPages, RecvWithOpt};
-use crate::lwip::{Errno, Fd};
-use crate::{log, logf};
+use crate::log;
 
 const TAG: &str = "httpd_txrx";
 

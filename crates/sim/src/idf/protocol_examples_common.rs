@@ -9,8 +9,8 @@ use crate::log;
 
 /// The network the firmware sees. The default is what Espressif's QEMU
 /// gives a firmware built with the OpenCores Ethernet MAC (slirp: DHCP hands
-/// out 10.0.2.15/24 with the host at 10.0.2.2), which is how the example is
-/// built for CI; see the QEMU fact sheet, section 4.
+/// out 10.0.2.15/24 with the host at 10.0.2.2), which is how ESP-IDF's
+/// examples are built for CI; see the QEMU fact sheet, section 4.
 #[derive(Clone, Debug)]
 pub struct NetIdentity {
     pub ip: [u8; 4],
@@ -33,7 +33,7 @@ impl Default for NetIdentity {
     }
 }
 
-/// The example's connection (protocol_examples_common), as configured.
+/// How `example_connect()` reaches the network, as configured.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum Network {
     /// CONFIG_EXAMPLE_CONNECT_ETHERNET with the OpenCores MAC: the build
@@ -120,7 +120,7 @@ enum GotIpSummary {
 }
 
 /// The lines that follow an IPv4 address: esp_netif_handlers.c
-/// `esp_netif_action_got_ip()`, the example's got-IP handler (tagged
+/// `esp_netif_action_got_ip()`, the component's got-IP handler (tagged
 /// `got_ip_tag`), then the summary of the connection.
 fn got_ip_log(
     con: &Console,

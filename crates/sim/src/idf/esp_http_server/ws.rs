@@ -8,9 +8,9 @@ use super::{
     ESP_ERR_HTTPD_RESULT_TRUNC, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_SIZE, ESP_ERR_INVALID_STATE,
     ESP_ERR_INVALID_VERSION, ESP_ERR_NOT_FOUND, ESP_FAIL, ESP_OK, EspErr, Httpd,
 };
+use crate::idf::lwip::Fd;
 use crate::idf::release::{ControlFrames, HeaderReads, Subprotocol};
-use crate::lwip::Fd;
-use crate::{log, logf};
+use crate::log;
 
 const TAG: &str = "httpd_ws";
 
@@ -129,8 +129,8 @@ impl Httpd {
             }
         };
         if !version.eq_ignore_ascii_case(b"13") {
-            self.con.log(crate::console::Record {
-                level: crate::console::Level::Warn,
+            self.con.log(crate::chip::console::Record {
+                level: crate::chip::console::Level::Warn,
                 tag: TAG,
                 message: [
                     format!("{F}: \"Sec-WebSocket-Version\" is not \"13\", it is: ").as_bytes(),
@@ -214,8 +214,8 @@ impl Httpd {
         };
         let mut raw = key.clone();
         raw.extend_from_slice(WS_MAGIC_UUID.as_bytes());
-        self.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [
                 format!("{F}: Server key before encoding: ").as_bytes(),
@@ -257,8 +257,8 @@ impl Httpd {
         .into_bytes();
         if self.httpd_ws_get_response_subprotocol(supported_subprotocol, &subprotocol) {
             let proto = supported_subprotocol.unwrap_or_default();
-            self.con.log(crate::console::Record {
-                level: crate::console::Level::Debug,
+            self.con.log(crate::chip::console::Record {
+                level: crate::chip::console::Level::Debug,
                 tag: TAG,
                 message: [b"subprotocol: ".as_slice(), &subprotocol].concat(),
             });

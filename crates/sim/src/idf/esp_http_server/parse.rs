@@ -7,9 +7,8 @@ use super::{
     ESP_ERR_HTTPD_RESULT_TRUNC, ESP_ERR_NOT_FOUND, ESP_FAIL, ESP_OK, EspErr, HTTPD_SOCK_ERR_FAIL,
     HTTPD_SOCK_ERR_TIMEOUT, Httpd, PARSER_BLOCK_SIZE, Req, ServerEvent,
 };
-use crate::http_parser::{self, Callbacks, HttpParser};
+use crate::idf::http_parser::{self, Callbacks, HttpParser};
 use crate::idf::release::ControlFrames;
-use crate::logf;
 
 const TAG: &str = "httpd_parse";
 
@@ -72,8 +71,8 @@ impl Cb<'_> {
         }
         let uri = self.req().scratch[at..at + length].to_vec();
         self.req().uri = uri.clone();
-        self.hd.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.hd.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [format!("{F}: received URI = ").as_bytes(), c_str(&uri)].concat(),
         });
@@ -160,8 +159,8 @@ impl Cb<'_> {
     }
 
     fn log_bytes(&self, func: &str, what: &str, bytes: &[u8]) {
-        self.hd.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.hd.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [format!("{func}: {what} = ").as_bytes(), bytes].concat(),
         });
@@ -390,8 +389,8 @@ impl Callbacks for Cb<'_> {
             match self.hd.httpd_req_get_hdr_value_str("Upgrade", 10) {
                 Ok(v) if v.eq_ignore_ascii_case(b"websocket") => {}
                 Ok(v) => {
-                    self.hd.con.log(crate::console::Record {
-                        level: crate::console::Level::Warn,
+                    self.hd.con.log(crate::chip::console::Record {
+                        level: crate::chip::console::Level::Warn,
                         tag: TAG,
                         message: [
                             format!("{F}: Upgrade header found but it's ").as_bytes(),
