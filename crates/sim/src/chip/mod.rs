@@ -171,8 +171,10 @@ impl Services {
         &self.shared.uart_rx
     }
 
-    /// `xTaskCreate()`: a task on its own thread. See [`task`] for when it
-    /// starts running.
+    /// `xTaskCreate()`: a task on its own thread. Created by a task, it
+    /// first runs when its creator next writes a line to the UART (or
+    /// blocks, or ends), and the creator goes on once it blocks; the reason
+    /// is in chip/task.rs.
     pub fn create_task(&self, name: &str, f: impl FnOnce() + Send + 'static) {
         task::create(&self.shared, name, false, Box::new(f));
     }

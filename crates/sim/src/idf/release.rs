@@ -23,7 +23,8 @@ pub struct Release {
     /// CONFIG_LOG_COLORS default: y up to v4.4 (components/log/Kconfig),
     /// n from v5.0 (components/log/Kconfig.format).
     pub log_colors_default: bool,
-    /// What the main task prints until `app_main()`'s own work starts.
+    /// What the main task and `example_connect()` print before the
+    /// firmware's own lines.
     pub startup: Startup,
 
     pub httpd: HttpdTraits,
