@@ -93,18 +93,18 @@ pub fn main(args: SimArgs) -> ExitCode {
         }
     };
     let network = if args.wifi_credentials_from_stdin || args.network == NetworkKind::Wifi {
-        if !profile.startup.prints_app_main_return() {
+        if !profile.idf.startup.prints_app_main_return() {
             eprintln!(
                 "error: --network wifi: the {} profile models the Ethernet build only (v5.x profiles have the Wi-Fi start-up)",
                 profile.name
             );
             return ExitCode::from(EXIT_USAGE);
         }
-        esp_ws_sim::chip::Network::Wifi {
+        esp_ws_sim::Network::Wifi {
             credentials_from_stdin: args.wifi_credentials_from_stdin,
         }
     } else {
-        esp_ws_sim::chip::Network::Ethernet
+        esp_ws_sim::Network::Ethernet
     };
     rt.block_on(async move {
         let mut net = esp_ws_sim::NetIdentity::default();
@@ -123,7 +123,7 @@ pub fn main(args: SimArgs) -> ExitCode {
             } else if args.no_log_colors {
                 false
             } else {
-                profile.log_colors_default
+                profile.idf.log_colors_default
             },
             bind: SocketAddr::new(args.host, args.port),
             fault: args

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use esp_ws_log::{LineSplitter, Normalizer};
-use esp_ws_sim::{Chip, ChipConfig, ConnId, Level, Wire};
+use esp_ws_sim::{ConnId, Level, SimConfig, Simulator, Wire};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -109,9 +109,9 @@ fn replay(path: &Path, profile: Arc<esp_ws_sim::Profile>, verbose: bool) -> Resu
         Arc::new(move |b: &[u8]| serial.lock().unwrap().extend_from_slice(b))
     };
     let wire = Arc::new(RecWire(Mutex::new(Recorder::default())));
-    let mut cfg = ChipConfig::new(profile);
+    let mut cfg = SimConfig::new(profile);
     cfg.log_level = Level::Debug;
-    let chip = Chip::power_on(cfg, sink, wire.clone());
+    let chip = Simulator::power_on(cfg, sink, wire.clone());
     if !chip.wait_booted(Duration::from_secs(5)) {
         bail!("the simulated chip did not boot");
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use esp_ws_sim::{Chip, ChipConfig, ConnId, Level, Lwip, Profile, SerialSink, Wire};
+use esp_ws_sim::{ConnId, Level, Lwip, Profile, SerialSink, SimConfig, Simulator, Wire};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -34,7 +34,7 @@ pub struct SimOptions {
     /// (what QEMU's `-no-reboot` gives).
     pub reboot_on_panic: bool,
     /// Ethernet as built for QEMU (default), or Wi-Fi as on a board.
-    pub network: esp_ws_sim::chip::Network,
+    pub network: esp_ws_sim::Network,
     /// The address the firmware reports (default: QEMU's 10.0.2.15).
     pub net: esp_ws_sim::NetIdentity,
 }
@@ -44,7 +44,7 @@ impl SimOptions {
     /// port: what `esp-ws run` simulates unless told otherwise.
     pub fn new(profile: Arc<Profile>) -> SimOptions {
         SimOptions {
-            log_colors: profile.log_colors_default,
+            log_colors: profile.idf.log_colors_default,
             profile,
             log_level: Level::Info,
             bind: "127.0.0.1:0".parse().expect("valid address"),
@@ -80,7 +80,7 @@ impl Wire for ConnTable {
 }
 
 pub struct SimHost {
-    chip: Option<Chip>,
+    chip: Option<Simulator>,
     uart_rx: Arc<esp_ws_sim::chip::UartRx>,
     lwip: Arc<Lwip>,
     addr: SocketAddr,
@@ -94,7 +94,7 @@ impl SimHost {
         let listener = TcpListener::bind(opts.bind).await?;
         let addr = listener.local_addr()?;
         let table = Arc::new(ConnTable::default());
-        let mut cfg = ChipConfig::new(opts.profile.clone());
+        let mut cfg = SimConfig::new(opts.profile.clone());
         cfg.log_level = opts.log_level;
         cfg.log_colors = opts.log_colors;
         cfg.fault = opts.fault.clone();
@@ -103,7 +103,7 @@ impl SimHost {
         cfg.net = opts.net.clone();
         let uart_rx = cfg.uart_rx.clone();
         let wire: Arc<dyn Wire> = table.clone();
-        let chip = tokio::task::spawn_blocking(move || Chip::power_on(cfg, serial, wire))
+        let chip = tokio::task::spawn_blocking(move || Simulator::power_on(cfg, serial, wire))
             .await
             .map_err(std::io::Error::other)?;
         let lwip = chip.lwip();

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use esp_ws_sim::console::ManualClock;
-use esp_ws_sim::{Chip, ChipConfig, ConnId, Level, Wire};
+use esp_ws_sim::{ConnId, Level, SimConfig, Simulator, Wire};
 
 #[derive(Default)]
 struct Recorded {
@@ -31,7 +31,7 @@ impl Wire for TestWire {
 }
 
 struct Bench {
-    chip: Chip,
+    chip: Simulator,
     wire: Arc<TestWire>,
     serial: Arc<Mutex<Vec<u8>>>,
 }
@@ -44,10 +44,10 @@ impl Bench {
             Arc::new(move |b: &[u8]| s.lock().unwrap().extend_from_slice(b))
         };
         let wire = Arc::new(TestWire(Mutex::new(Recorded::default())));
-        let mut cfg = ChipConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
+        let mut cfg = SimConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
         cfg.log_level = level;
         cfg.clock = Some(Arc::new(ManualClock::default()));
-        let chip = Chip::power_on(cfg, sink, wire.clone());
+        let chip = Simulator::power_on(cfg, sink, wire.clone());
         assert!(chip.wait_booted(Duration::from_secs(5)));
         assert!(chip.wait_idle(Duration::from_secs(5)));
         let bench = Bench { chip, wire, serial };
@@ -126,9 +126,9 @@ fn boot_log_shows_the_example_starting_as_in_the_readme() {
         let s = serial.clone();
         Arc::new(move |b: &[u8]| s.lock().unwrap().extend_from_slice(b))
     };
-    let mut cfg = ChipConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
+    let mut cfg = SimConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
     cfg.log_level = Level::Debug;
-    let chip = Chip::power_on(
+    let chip = Simulator::power_on(
         cfg,
         sink,
         Arc::new(TestWire(Mutex::new(Recorded::default()))),
@@ -317,17 +317,17 @@ fn a_stalled_request_times_out_with_408_after_recv_wait_timeout() {
     );
 }
 
-fn bench_with(cfg_edit: impl FnOnce(&mut ChipConfig)) -> Bench {
+fn bench_with(cfg_edit: impl FnOnce(&mut SimConfig)) -> Bench {
     let serial = Arc::new(Mutex::new(Vec::new()));
     let sink = {
         let s = serial.clone();
         Arc::new(move |b: &[u8]| s.lock().unwrap().extend_from_slice(b))
     };
     let wire = Arc::new(TestWire(Mutex::new(Recorded::default())));
-    let mut cfg = ChipConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
+    let mut cfg = SimConfig::new(esp_ws_sim::profile::find("v5.5.5").unwrap());
     cfg.clock = Some(Arc::new(ManualClock::default()));
     cfg_edit(&mut cfg);
-    let chip = Chip::power_on(cfg, sink, wire.clone());
+    let chip = Simulator::power_on(cfg, sink, wire.clone());
     assert!(chip.wait_booted(Duration::from_secs(5)));
     assert!(chip.wait_idle(Duration::from_secs(5)));
     Bench { chip, wire, serial }

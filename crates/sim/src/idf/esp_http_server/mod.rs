@@ -9,6 +9,23 @@
 //! The httpd task is a single thread: a handler that blocks in `recv` blocks
 //! the whole server, exactly as on the chip.
 
+/// `ESP_LOGx(TAG, LOG_FMT(fmt), ...)`: esp_http_server prefixes most of its
+/// messages with the C function name (`#define LOG_FMT(x) "%s: " x, __func__`
+/// in esp_httpd_priv.h), so the function name is part of the event.
+#[macro_export]
+macro_rules! logf {
+    ($con:expr, $lvl:ident, $tag:expr, $func:expr, $($arg:tt)*) => {{
+        let con: &$crate::chip::console::Console = &$con;
+        if con.enabled($crate::chip::console::Level::$lvl) {
+            con.log($crate::chip::console::Record {
+                level: $crate::chip::console::Level::$lvl,
+                tag: $tag,
+                message: format!("{}: {}", $func, format_args!($($arg)*)).into_bytes(),
+            });
+        }
+    }};
+}
+
 mod parse;
 mod sess;
 mod txrx;
@@ -19,11 +36,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::console::Console;
-use crate::http_parser::ParsedUrl;
-use crate::lwip::{Errno, Fd, Lwip};
-use crate::profile::Profile;
-use crate::{log, logf};
+use crate::chip::Services;
+use crate::chip::console::Console;
+use crate::idf::Release;
+use crate::idf::http_parser::ParsedUrl;
+use crate::idf::lwip::{Errno, Fd, Lwip};
+use crate::log;
 
 pub(crate) use parse::c_str as c_str_of;
 pub use ws::{WsFrame, WsType};
@@ -65,7 +83,7 @@ pub enum ServerEvent {
 }
 
 /// `httpd_config_t`, the fields the model uses, with `HTTPD_DEFAULT_CONFIG()`
-/// values (the example uses the defaults unchanged).
+/// values.
 #[derive(Clone, Debug)]
 pub struct HttpdConfig {
     pub server_port: u16,
@@ -80,7 +98,7 @@ pub struct HttpdConfig {
 }
 
 impl HttpdConfig {
-    pub fn default_for(profile: &Profile) -> Self {
+    pub fn default_for(idf: &Release) -> Self {
         HttpdConfig {
             server_port: 80,
             ctrl_port: 32768,
@@ -89,57 +107,38 @@ impl HttpdConfig {
             backlog_conn: 5,
             lru_purge_enable: false,
             recv_wait_timeout: Duration::from_secs(5),
-            max_req_hdr_len: profile.httpd.max_req_hdr_len,
-            max_uri_len: profile.httpd.max_uri_len,
+            max_req_hdr_len: idf.httpd.max_req_hdr_len,
+            max_uri_len: idf.httpd.max_uri_len,
         }
     }
 }
 
-/// An application URI handler (a C function pointer in `httpd_uri_t`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Handler {
-    /// ws_echo_server's `echo_handler`.
-    Echo,
-    /// master ws_echo_server's `echo_partial_handler`.
-    EchoPartial,
-}
+/// A URI handler or a WebSocket handshake callback of an `httpd_uri_t`:
+/// the C function pointer (`esp_err_t (*)(httpd_req_t *r)`) together with
+/// the `user_ctx` it reads, which the closure captures. It runs on the
+/// server's task, with the request being handled in the server's state.
+pub type HandlerFn = Arc<dyn Fn(&mut Httpd) -> EspErr + Send + Sync>;
 
-/// `ws_pre_handshake_cb` / `ws_post_handshake_cb` of an `httpd_uri_t`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum HandshakeCb {
-    /// ws_echo_server's `ws_pre_handshake_cb` (token check).
-    Pre,
-    /// ws_echo_server's `ws_post_handshake_cb` (welcome message).
-    Post,
-}
-
-/// `httpd_uri_t`.
-#[derive(Clone, Debug)]
-pub struct UriHandler {
+/// `httpd_uri_t`, as `httpd_register_uri_handler()` takes it.
+#[derive(Clone)]
+pub struct HttpdUri {
     pub uri: String,
     pub method: u8,
-    pub handler: Handler,
+    /// `handler` and `user_ctx`.
+    pub handler: HandlerFn,
     pub is_websocket: bool,
     pub handle_ws_control_frames: bool,
     pub supported_subprotocol: Option<String>,
-    pub ws_pre_handshake_cb: Option<HandshakeCb>,
-    pub ws_post_handshake_cb: Option<HandshakeCb>,
+    pub ws_pre_handshake_cb: Option<HandlerFn>,
+    pub ws_post_handshake_cb: Option<HandlerFn>,
 }
 
-/// A work item for `httpd_queue_work()`: the C function pointer and argument.
-#[derive(Clone, Debug)]
-pub enum Work {
-    /// `httpd_sess_close(sock_db)`: the argument is the session *slot*
-    /// (esp-idf#19103 depends on that).
-    SessClose { slot: usize },
-    /// ws_echo_server's `ws_async_send(resp_arg)`.
-    WsAsyncSend { fd: Fd },
-    /// ws_echo_server's `ws_ping_send(resp_arg)`.
-    WsPingSend { fd: Fd },
-}
+/// A work item for `httpd_queue_work(handle, work_fn, arg)`: the C function
+/// pointer and its argument, which the closure captures. It runs on the
+/// server's task.
+pub type WorkFn = Box<dyn FnOnce(&mut Httpd) + Send>;
 
 /// `struct sock_db`.
-#[derive(Clone, Debug)]
 struct SockDb {
     fd: Fd,
     lru_counter: u64,
@@ -148,7 +147,7 @@ struct SockDb {
     /// right-aligned in C; only their order matters here.
     pending: Vec<u8>,
     ws_handshake_done: bool,
-    ws_handler: Option<Handler>,
+    ws_handler: Option<HandlerFn>,
     ws_close: bool,
     ws_control_frames: bool,
     for_async_req: bool,
@@ -193,13 +192,27 @@ pub struct Req {
     resp_hdrs: Vec<(&'static str, &'static str)>,
 }
 
-/// `hd_calls`: the URI handler table. The application task registers
-/// handlers while the httpd task may already be serving, as in C (where the
+/// `hd_calls`: the URI handler table. Handlers are registered by another
+/// task while the httpd task may already be serving, as in C (where the
 /// table is shared without a lock), so it is shared here.
 #[derive(Clone)]
-pub struct UriTable {
-    slots: Arc<Mutex<Vec<Option<UriHandler>>>>,
+struct UriTable {
+    slots: Arc<Mutex<Vec<Option<HttpdUri>>>>,
     con: Console,
+}
+
+/// `httpd_handle_t`: what `httpd_start()` gives its caller, to register
+/// URI handlers with.
+#[derive(Clone)]
+pub struct HttpdHandle {
+    uris: UriTable,
+}
+
+impl HttpdHandle {
+    /// `httpd_register_uri_handler()`.
+    pub fn httpd_register_uri_handler(&self, uri: HttpdUri) -> EspErr {
+        self.uris.httpd_register_uri_handler(uri)
+    }
 }
 
 /// `PARSER_BLOCK_SIZE` in esp_httpd_priv.h: request reads and the pending
@@ -208,7 +221,7 @@ const PARSER_BLOCK_SIZE: usize = 128;
 
 /// The state of one running server (`struct httpd_data`).
 pub struct Httpd {
-    pub(crate) profile: Arc<Profile>,
+    pub(crate) idf: Arc<Release>,
     pub(crate) con: Console,
     pub(crate) net: Arc<Lwip>,
     pub(crate) config: HttpdConfig,
@@ -222,7 +235,7 @@ pub struct Httpd {
     uris: UriTable,
     /// `ctrl_sock_semaphore`: free slots of the control socket's mbox.
     ctrl_sem: usize,
-    work: HashMap<u64, Work>,
+    work: HashMap<u64, WorkFn>,
     next_work: u64,
     pub(crate) req: Option<Req>,
     /// `aux->mask_key`: the server has one request aux (`hd->hd_req_aux`)
@@ -230,24 +243,23 @@ pub struct Httpd {
     /// previous frame, whatever socket that came from.
     aux_mask_key: [u8; 4],
     stopping: bool,
-    /// An injected fault (tests of crash handling).
-    pub fault: Option<crate::chip::Fault>,
-    /// The chip's reset line, which the panic handler pulls.
-    pub power: Option<Arc<crate::chip::Power>>,
 }
 
 /// `TAG` of httpd_main.c.
 const TAG: &str = "httpd";
 
 impl Httpd {
-    /// `httpd_start()`: returns the server, or the error the app sees.
-    pub fn start(
-        profile: Arc<Profile>,
-        con: Console,
+    /// `httpd_start()`: sets the server up and creates its task
+    /// (`httpd_thread()`, through the chip's task API), or returns the
+    /// error its caller sees.
+    pub fn httpd_start(
+        chip: &Services,
+        idf: Arc<Release>,
         net: Arc<Lwip>,
         config: HttpdConfig,
-    ) -> Result<Httpd, EspErr> {
-        let max_sockets = net_max_sockets(&profile);
+    ) -> Result<HttpdHandle, EspErr> {
+        let con = chip.console().clone();
+        let max_sockets = net_max_sockets(&idf);
         if max_sockets < config.max_open_sockets + 3 {
             log!(
                 con,
@@ -309,9 +321,9 @@ impl Httpd {
             .map(|_| SockDb::free())
             .collect();
         let uris = UriTable::new(config.max_uri_handlers, con.clone());
-        let ctrl_sem = profile.udp_recvmbox_size;
-        let hd = Httpd {
-            profile,
+        let ctrl_sem = idf.udp_recvmbox_size;
+        let mut hd = Httpd {
+            idf,
             con,
             net,
             config,
@@ -328,21 +340,31 @@ impl Httpd {
             req: None,
             aux_mask_key: [0; 4],
             stopping: false,
-            fault: None,
-            power: None,
         };
         hd.dispatch_event(ServerEvent::Start);
-        Ok(hd)
+        let handle = HttpdHandle {
+            uris: hd.uris.clone(),
+        };
+        // The task runs once its creator writes its next line, up to its
+        // first select (the chip's rule for a new task): the documented
+        // output shows `web server started` and the first `doing select`
+        // right after the line that follows httpd_start(), and before the
+        // caller's `httpd_register_uri_handler` lines.
+        chip.create_task("httpd", move || {
+            hd.thread_started();
+            hd.run();
+        });
+        Ok(handle)
     }
 
     /// `esp_http_server_dispatch_event()`: posted to the default event loop.
-    /// No handler is registered by the example, so esp_event's loop task
+    /// The model has no event handlers, so esp_event's loop task
     /// (components/esp_event/esp_event.c, `esp_event_loop_run`) logs that at
     /// debug level. The loop task has a higher priority than httpd, so the
-    /// line appears right away.
+    /// line is printed right away.
     pub(crate) fn dispatch_event(&self, ev: ServerEvent) {
         // esp_http_server has posted events since v5.0 only.
-        if !self.profile.httpd.events {
+        if !self.idf.httpd.events {
             return;
         }
         log!(
@@ -351,17 +373,17 @@ impl Httpd {
             "event",
             "no handlers have been registered for event ESP_HTTP_SERVER_EVENT:{} posted to loop {}",
             ev as i32,
-            crate::chip::DEFAULT_EVENT_LOOP_ADDR
+            crate::idf::esp_event::DEFAULT_EVENT_LOOP_ADDR
         );
     }
 
     /// `httpd_thread()`'s prologue.
-    pub fn thread_started(&self) {
+    fn thread_started(&self) {
         logf!(self.con, Debug, TAG, "httpd_thread", "web server started");
     }
 
     /// Runs `httpd_server()` until the server stops or the chip is halted.
-    pub fn run(&mut self) {
+    fn run(&mut self) {
         while !self.stopping {
             if self.httpd_server().is_err() {
                 return;
@@ -370,16 +392,14 @@ impl Httpd {
         logf!(self.con, Debug, TAG, "httpd_thread", "web server exiting");
     }
 
-    /// `httpd_server()`: one turn of the select loop. The first half (up to
-    /// and including select) is split out so that start-up can run it before
-    /// the application registers its handlers, as the chip's scheduler does.
-    pub fn httpd_server(&mut self) -> Result<(), Errno> {
+    /// `httpd_server()`: one turn of the select loop.
+    fn httpd_server(&mut self) -> Result<(), Errno> {
         let ready = self.select()?;
         self.after_select(&ready);
         Ok(())
     }
 
-    pub(crate) fn select(&mut self) -> Result<Vec<Fd>, Errno> {
+    fn select(&mut self) -> Result<Vec<Fd>, Errno> {
         let mut read_set = Vec::new();
         if self.config.lru_purge_enable || self.httpd_is_sess_available() {
             read_set.push(self.listen_fd);
@@ -457,12 +477,12 @@ impl Httpd {
                 self.con,
                 Debug,
                 TAG,
-                self.profile.httpd.process_session_func,
+                self.idf.httpd.process_session_func,
                 "processing socket {}",
                 fd
             );
             if self.httpd_sess_process(slot) != ESP_OK {
-                if self.profile.httpd.select_loop_closes {
+                if self.idf.httpd.select_loop_closes {
                     // v4.2 httpd_main.c:199-205: the loop closes the socket
                     // itself, then deletes the session.
                     logf!(
@@ -489,7 +509,7 @@ impl Httpd {
         let new_fd = match self.net.accept(self.listen_fd) {
             Ok(fd) => fd,
             Err(e) => {
-                if self.profile.httpd.accept_errors_are_errors {
+                if self.idf.httpd.accept_errors_are_errors {
                     logf!(self.con, Error, TAG, F, "error in accept ({})", e.0);
                 } else {
                     logf!(self.con, Warn, TAG, F, "error in accept ({})", e.0);
@@ -501,7 +521,7 @@ impl Httpd {
         // SO_RCVTIMEO = recv_wait_timeout (SO_SNDTIMEO has no effect here).
         let _ = self.net.set_rcvtimeo(new_fd, self.config.recv_wait_timeout);
         if self.httpd_sess_new(new_fd) != ESP_OK {
-            if self.profile.httpd.accept_errors_are_errors {
+            if self.idf.httpd.accept_errors_are_errors {
                 logf!(self.con, Error, TAG, F, "session creation failed");
             } else {
                 logf!(self.con, Warn, TAG, F, "session creation failed");
@@ -515,11 +535,11 @@ impl Httpd {
     }
 
     /// `httpd_queue_work()`.
-    pub fn httpd_queue_work(&mut self, work: Work) -> EspErr {
+    pub fn httpd_queue_work(&mut self, work: WorkFn) -> EspErr {
         // The default, non-blocking mode: fail when the mbox is full. Before
         // the semaphore, a full mbox drops the datagram inside lwIP and the
         // work silently never runs.
-        let fail_fast = self.profile.httpd.queue_work_fail_fast;
+        let fail_fast = self.idf.httpd.queue_work_fail_fast;
         if fail_fast && self.ctrl_sem == 0 {
             logf!(
                 self.con,
@@ -566,23 +586,15 @@ impl Httpd {
                     "error in recv ({})",
                     e.0
                 );
-                self.ctrl_sem = (self.ctrl_sem + 1).min(self.profile.udp_recvmbox_size);
+                self.ctrl_sem = (self.ctrl_sem + 1).min(self.idf.udp_recvmbox_size);
                 return;
             }
         };
         if let Some(work) = self.work.remove(&token) {
             logf!(self.con, Debug, TAG, "httpd_process_ctrl_msg", "work");
-            self.run_work(work);
+            work(self);
         }
-        self.ctrl_sem = (self.ctrl_sem + 1).min(self.profile.udp_recvmbox_size);
-    }
-
-    fn run_work(&mut self, work: Work) {
-        match work {
-            Work::SessClose { slot } => self.httpd_sess_close(slot),
-            Work::WsAsyncSend { fd } => crate::app::ws_async_send(self, fd),
-            Work::WsPingSend { fd } => crate::app::ws_ping_send(self, fd),
-        }
+        self.ctrl_sem = (self.ctrl_sem + 1).min(self.idf.udp_recvmbox_size);
     }
 
     /// `httpd_req_to_sockfd()` for the request being handled.
@@ -591,11 +603,6 @@ impl Httpd {
             Some(r) => self.sessions[r.slot].fd,
             None => -1,
         }
-    }
-
-    /// The handle the application uses to register URI handlers.
-    pub fn uri_table(&self) -> UriTable {
-        self.uris.clone()
     }
 
     /// `req->method` of the request being handled.
@@ -609,6 +616,6 @@ impl Httpd {
     }
 }
 
-fn net_max_sockets(profile: &Profile) -> usize {
-    profile.lwip_max_sockets
+fn net_max_sockets(idf: &Release) -> usize {
+    idf.lwip_max_sockets
 }

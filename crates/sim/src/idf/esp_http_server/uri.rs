@@ -4,10 +4,9 @@
 use super::txrx::HttpErr;
 use super::{
     ESP_ERR_HTTPD_HANDLER_EXISTS, ESP_ERR_HTTPD_HANDLERS_FULL, ESP_FAIL, ESP_OK, EspErr, Httpd,
-    UriHandler, UriTable,
+    HttpdUri, UriTable,
 };
-use crate::console::Console;
-use crate::logf;
+use crate::chip::console::Console;
 use std::sync::{Arc, Mutex};
 
 const TAG: &str = "httpd_uri";
@@ -22,7 +21,7 @@ enum Lookup {
 /// `httpd_find_uri_handler()` with the default `httpd_uri_match_simple`.
 fn httpd_find_uri_handler(
     con: &Console,
-    uris: &[Option<UriHandler>],
+    uris: &[Option<HttpdUri>],
     uri: &[u8],
     method: u8,
 ) -> Lookup {
@@ -58,12 +57,12 @@ impl UriTable {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<UriHandler>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<HttpdUri>>> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `httpd_register_uri_handler()`.
-    pub fn httpd_register_uri_handler(&self, handler: UriHandler) -> EspErr {
+    pub(super) fn httpd_register_uri_handler(&self, handler: HttpdUri) -> EspErr {
         const F: &str = "httpd_register_uri_handler";
         let mut uris = self.lock();
         if let Lookup::Found(_) =
@@ -112,8 +111,8 @@ impl Httpd {
             let path = r.url.path.map(|(off, len)| r.uri[off..off + len].to_vec());
             (r.uri.clone(), r.method, path)
         };
-        self.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [
                 format!("{F}: request for ").as_bytes(),
@@ -130,16 +129,16 @@ impl Httpd {
         let idx = match found {
             Lookup::Found(i) => i,
             Lookup::NotFound => {
-                self.con.log(crate::console::Record {
-                    level: crate::console::Level::Warn,
+                self.con.log(crate::chip::console::Record {
+                    level: crate::chip::console::Level::Warn,
                     tag: TAG,
                     message: [format!("{F}: URI '").as_bytes(), &uri, b"' not found"].concat(),
                 });
                 return self.httpd_req_handle_err(HttpErr::E404);
             }
             Lookup::MethodNotAllowed => {
-                self.con.log(crate::console::Record {
-                    level: crate::console::Level::Warn,
+                self.con.log(crate::chip::console::Record {
+                    level: crate::chip::console::Level::Warn,
                     tag: TAG,
                     message: [
                         format!("{F}: Method '{method}' not allowed for URI '").as_bytes(),
@@ -153,9 +152,9 @@ impl Httpd {
         };
         let h = self.uris.lock()[idx].clone().expect("handler present");
         let detect = self.req.as_ref().expect("request").ws_handshake_detect;
-        if h.is_websocket && detect && h.method == crate::http_parser::HTTP_GET {
-            if let Some(cb) = h.ws_pre_handshake_cb
-                && crate::app::call_handshake_cb(self, cb) != ESP_OK
+        if h.is_websocket && detect && h.method == crate::idf::http_parser::HTTP_GET {
+            if let Some(cb) = &h.ws_pre_handshake_cb
+                && cb(self) != ESP_OK
             {
                 logf!(self.con, Warn, TAG, F, "ws_pre_handshake_cb failed");
                 return ESP_FAIL;
@@ -175,21 +174,21 @@ impl Httpd {
             }
             let sd = &mut self.sessions[slot];
             sd.ws_handshake_done = true;
-            sd.ws_handler = Some(h.handler);
+            sd.ws_handler = Some(h.handler.clone());
             sd.ws_control_frames = h.handle_ws_control_frames;
-            if let Some(cb) = h.ws_post_handshake_cb
-                && crate::app::call_handshake_cb(self, cb) != ESP_OK
+            if let Some(cb) = &h.ws_post_handshake_cb
+                && cb(self) != ESP_OK
             {
                 logf!(self.con, Warn, TAG, F, "ws_post_handshake_cb failed");
                 return ESP_FAIL;
             }
             // v4.2 returns here, and so does v5.5.5 since 5028b6230f5;
             // v4.4 … v5.5.4 go on to call the URI handler with the GET.
-            if !self.profile.ws.handler_on_handshake {
+            if !self.idf.ws.handler_on_handshake {
                 return ESP_OK;
             }
         }
-        if crate::app::call_handler(self, h.handler) != ESP_OK {
+        if (h.handler)(self) != ESP_OK {
             logf!(self.con, Warn, TAG, F, "uri handler execution failed");
             return ESP_FAIL;
         }

@@ -1,8 +1,8 @@
 //! httpd_sess.c: the session table (`struct sock_db` slots).
 
-use super::{ESP_FAIL, ESP_OK, EspErr, Httpd, ServerEvent, SockDb, Work};
-use crate::lwip::Fd;
-use crate::{log, logf};
+use super::{ESP_FAIL, ESP_OK, EspErr, Httpd, ServerEvent, SockDb, WorkFn};
+use crate::idf::lwip::Fd;
+use crate::log;
 
 const TAG: &str = "httpd_sess";
 
@@ -60,7 +60,7 @@ impl Httpd {
         s.lru_counter = self.lru_counter;
         self.sessions[slot] = s;
         self.active_count += 1;
-        if self.profile.httpd.log_active_sockets {
+        if self.idf.httpd.log_active_sockets {
             logf!(
                 self.con,
                 Debug,
@@ -80,7 +80,7 @@ impl Httpd {
         if fd < 0 {
             // v4.2 httpd_sess.c:218-263 logs whatever fd it is given: a
             // queued close of a slot that is already free prints `fd = -1`.
-            if self.profile.httpd.select_loop_closes {
+            if self.idf.httpd.select_loop_closes {
                 logf!(self.con, Debug, TAG, F, "fd = {}", fd);
             }
             return;
@@ -91,7 +91,7 @@ impl Httpd {
         self.sessions[slot].fd = -1;
         self.sessions[slot].pending.clear();
         self.active_count -= 1;
-        if self.profile.httpd.log_active_sockets {
+        if self.idf.httpd.log_active_sockets {
             logf!(
                 self.con,
                 Debug,
@@ -126,7 +126,7 @@ impl Httpd {
     /// `httpd_sess_close()`: the work function of a queued close. It gets
     /// the session *slot*, so a slot reused by a newer connection before the
     /// work runs closes that connection (esp-idf#19103).
-    pub(super) fn httpd_sess_close(&mut self, slot: usize) {
+    fn httpd_sess_close(&mut self, slot: usize) {
         let s = &self.sessions[slot];
         if s.lru_counter == 0 && !s.lru_socket {
             log!(
@@ -145,7 +145,7 @@ impl Httpd {
     /// `httpd_sess_trigger_close()`.
     pub(super) fn httpd_sess_trigger_close(&mut self, fd: Fd) -> EspErr {
         match self.httpd_sess_get(fd) {
-            Some(slot) => self.httpd_queue_work(Work::SessClose { slot }),
+            Some(slot) => self.httpd_queue_work(sess_close_work(slot)),
             None => super::ESP_ERR_NOT_FOUND,
         }
     }
@@ -174,6 +174,12 @@ impl Httpd {
             self.sessions[slot].fd
         );
         self.sessions[slot].lru_socket = true;
-        self.httpd_queue_work(Work::SessClose { slot })
+        self.httpd_queue_work(sess_close_work(slot))
     }
+}
+
+/// `httpd_queue_work(hd, httpd_sess_close, sock_db)`: the argument is the
+/// session *slot* (esp-idf#19103 depends on that).
+fn sess_close_work(slot: usize) -> WorkFn {
+    Box::new(move |hd: &mut Httpd| hd.httpd_sess_close(slot))
 }

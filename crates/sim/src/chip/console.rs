@@ -17,7 +17,7 @@ pub use esp_ws_log::Level;
 
 /// One `ESP_LOGx(tag, fmt, ...)` call, already formatted.
 ///
-/// The message is bytes, not a `String`: the example prints received payloads
+/// The message is bytes, not a `String`: software prints received payloads
 /// with `%s`, so whatever the client sent (including non-UTF-8) goes to UART.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -35,8 +35,8 @@ pub type SerialSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 /// After the scheduler starts, ESP-IDF derives log timestamps from the
 /// FreeRTOS tick count (`xTaskGetTickCount() * portTICK_PERIOD_MS`, see
 /// components/log/src/os/log_timestamp.c), so with the default
-/// CONFIG_FREERTOS_HZ=100 every timestamp is a multiple of 10 ms; the
-/// documented output in the example's README shows exactly that.
+/// CONFIG_FREERTOS_HZ=100 every timestamp is a multiple of 10 ms; ESP-IDF's
+/// documented output (fixtures/documented/) shows exactly that.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> u64;
     /// The chip reset: the tick count starts again from 0.
@@ -175,6 +175,8 @@ impl Console {
         }
         line.push(b'\n');
         self.write_raw(&line);
+        // A task the writer created may run now (see the task module).
+        super::task::line_written();
     }
 
     /// Output that does not go through `ESP_LOGx` (panic handler, ROM).
@@ -191,31 +193,14 @@ impl Console {
     }
 }
 
-/// `ESP_LOGx(TAG, LOG_FMT(fmt), ...)`: esp_http_server prefixes most of its
-/// messages with the C function name (`#define LOG_FMT(x) "%s: " x, __func__`
-/// in esp_httpd_priv.h), so the function name is part of the event.
-#[macro_export]
-macro_rules! logf {
-    ($con:expr, $lvl:ident, $tag:expr, $func:expr, $($arg:tt)*) => {{
-        let con: &$crate::console::Console = &$con;
-        if con.enabled($crate::console::Level::$lvl) {
-            con.log($crate::console::Record {
-                level: $crate::console::Level::$lvl,
-                tag: $tag,
-                message: format!("{}: {}", $func, format_args!($($arg)*)).into_bytes(),
-            });
-        }
-    }};
-}
-
-/// `ESP_LOGx(TAG, fmt, ...)` without the function-name prefix.
+/// `ESP_LOGx(TAG, fmt, ...)`.
 #[macro_export]
 macro_rules! log {
     ($con:expr, $lvl:ident, $tag:expr, $($arg:tt)*) => {{
-        let con: &$crate::console::Console = &$con;
-        if con.enabled($crate::console::Level::$lvl) {
-            con.log($crate::console::Record {
-                level: $crate::console::Level::$lvl,
+        let con: &$crate::chip::console::Console = &$con;
+        if con.enabled($crate::chip::console::Level::$lvl) {
+            con.log($crate::chip::console::Record {
+                level: $crate::chip::console::Level::$lvl,
                 tag: $tag,
                 message: format!($($arg)*).into_bytes(),
             });

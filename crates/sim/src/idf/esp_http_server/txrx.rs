@@ -4,9 +4,9 @@ use super::{
     ESP_ERR_HTTPD_RESP_SEND, ESP_FAIL, ESP_OK, EspErr, HTTPD_SOCK_ERR_FAIL, HTTPD_SOCK_ERR_INVALID,
     HTTPD_SOCK_ERR_TIMEOUT, Httpd, PARSER_BLOCK_SIZE, ServerEvent,
 };
-use crate::lwip::{Errno, Fd};
-use crate::profile::{ErrorPages, RecvWithOpt};
-use crate::{log, logf};
+use crate::idf::lwip::{Errno, Fd};
+use crate::idf::release::{ErrorPages, RecvWithOpt};
+use crate::log;
 
 const TAG: &str = "httpd_txrx";
 
@@ -141,7 +141,7 @@ impl Httpd {
             }
         }
         let fd = self.sessions[slot].fd;
-        let variant = self.profile.httpd.recv_with_opt;
+        let variant = self.idf.httpd.recv_with_opt;
         loop {
             match self.httpd_default_recv(fd, want) {
                 Ok(data) if !data.is_empty() => {
@@ -239,7 +239,7 @@ impl Httpd {
             content_type,
             body.len()
         );
-        if self.profile.httpd.log_send_buffer_size {
+        if self.idf.httpd.log_send_buffer_size {
             log!(
                 self.con,
                 Debug,
@@ -271,7 +271,7 @@ impl Httpd {
 
     /// `httpd_resp_send_err()` with the default message.
     fn httpd_resp_send_err(&mut self, error: HttpErr) -> EspErr {
-        let (status, msg) = match self.profile.httpd.error_pages {
+        let (status, msg) = match self.idf.httpd.error_pages {
             ErrorPages::V5 => (error.status(), error.body()),
             // v4.x falls back to the 500 page for codes it does not know.
             ErrorPages::V4 if error == HttpErr::E413 => {
@@ -320,8 +320,9 @@ impl Httpd {
         self.httpd_resp_send(msg.as_bytes())
     }
 
-    /// `httpd_req_handle_err()`: no custom error handlers are registered by
-    /// the example, so the default page is sent and the socket is closed.
+    /// `httpd_req_handle_err()`: the model has no custom error handlers
+    /// (`httpd_register_err_handler()`), so the default page is sent and the
+    /// socket is closed.
     pub(super) fn httpd_req_handle_err(&mut self, error: HttpErr) -> EspErr {
         self.httpd_resp_send_err(error);
         ESP_FAIL

@@ -8,9 +8,9 @@ use super::{
     ESP_ERR_HTTPD_RESULT_TRUNC, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_SIZE, ESP_ERR_INVALID_STATE,
     ESP_ERR_INVALID_VERSION, ESP_ERR_NOT_FOUND, ESP_FAIL, ESP_OK, EspErr, Httpd,
 };
-use crate::lwip::Fd;
-use crate::profile::{ControlFrames, HeaderReads, Subprotocol};
-use crate::{log, logf};
+use crate::idf::lwip::Fd;
+use crate::idf::release::{ControlFrames, HeaderReads, Subprotocol};
+use crate::log;
 
 const TAG: &str = "httpd_ws";
 
@@ -61,8 +61,8 @@ impl Httpd {
             );
             return ESP_ERR_INVALID_STATE;
         }
-        let exact = self.profile.ws.exact_handshake_buffers;
-        let strict = self.profile.ws.stricter_rfc6455;
+        let exact = self.idf.ws.exact_handshake_buffers;
+        let strict = self.idf.ws.stricter_rfc6455;
         if strict && self.httpd_req_get_hdr_value_len("Host") == 0 {
             logf!(self.con, Warn, TAG, F, "\"Host\" is not found");
             return self.httpd_ws_send_handshake_error(
@@ -129,8 +129,8 @@ impl Httpd {
             }
         };
         if !version.eq_ignore_ascii_case(b"13") {
-            self.con.log(crate::console::Record {
-                level: crate::console::Level::Warn,
+            self.con.log(crate::chip::console::Record {
+                level: crate::chip::console::Level::Warn,
                 tag: TAG,
                 message: [
                     format!("{F}: \"Sec-WebSocket-Version\" is not \"13\", it is: ").as_bytes(),
@@ -138,7 +138,7 @@ impl Httpd {
                 ]
                 .concat(),
             });
-            if self.profile.ws.handshake_error_responses {
+            if self.idf.ws.handshake_error_responses {
                 return self.httpd_ws_send_handshake_error(
                     "426 Upgrade Required",
                     "WebSocket version not supported",
@@ -214,8 +214,8 @@ impl Httpd {
         };
         let mut raw = key.clone();
         raw.extend_from_slice(WS_MAGIC_UUID.as_bytes());
-        self.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [
                 format!("{F}: Server key before encoding: ").as_bytes(),
@@ -227,7 +227,7 @@ impl Httpd {
         logf!(self.con, Debug, TAG, F, "Generated server key: {}", accept);
 
         // `char subprotocol[50]`, read with a size of 49 (none in v4.2).
-        let subprotocol = match self.profile.ws.subprotocol {
+        let subprotocol = match self.idf.ws.subprotocol {
             Subprotocol::None => Vec::new(),
             variant => match self.httpd_req_get_hdr_value_str("Sec-WebSocket-Protocol", 49) {
                 Ok(v) => v,
@@ -257,8 +257,8 @@ impl Httpd {
         .into_bytes();
         if self.httpd_ws_get_response_subprotocol(supported_subprotocol, &subprotocol) {
             let proto = supported_subprotocol.unwrap_or_default();
-            self.con.log(crate::console::Record {
-                level: crate::console::Level::Debug,
+            self.con.log(crate::chip::console::Record {
+                level: crate::chip::console::Level::Debug,
                 tag: TAG,
                 message: [b"subprotocol: ".as_slice(), &subprotocol].concat(),
             });
@@ -320,7 +320,7 @@ impl Httpd {
             .filter(|t| !t.is_empty())
             .collect();
         for t in &tokens {
-            let matches = match self.profile.ws.subprotocol {
+            let matches = match self.idf.ws.subprotocol {
                 // strncmp(s, supported, sizeof(char *)): the first 4
                 // characters, or fewer where either string ends.
                 Subprotocol::Prefix4 { .. } => {
@@ -394,7 +394,7 @@ impl Httpd {
     /// holds what arrived over what it held), Err when it reports failure.
     fn ws_header_read(&mut self, buf: &mut [u8]) -> Result<(), ()> {
         let want = buf.len();
-        match self.profile.ws.header_reads {
+        match self.idf.ws.header_reads {
             HeaderReads::Single => {
                 // `httpd_recv_with_opt(..., false) <= 0` fails; a short read
                 // is accepted (esp-idf#15235).
@@ -435,7 +435,7 @@ impl Httpd {
         max_len: usize,
         partial: bool,
     ) -> EspErr {
-        let ws = self.profile.ws.clone();
+        let ws = self.idf.ws.clone();
         let f = ws.recv_frame_func;
         let ret = self.httpd_ws_check_req();
         if ret != ESP_OK {
@@ -618,7 +618,7 @@ impl Httpd {
         } else {
             // 65535 itself takes this branch: `len < UINT16_MAX` is strict.
             header.push(127);
-            if self.profile.ws.send_len64_bug {
+            if self.idf.ws.send_len64_bug {
                 // v4.2 httpd_ws.c:298: `for (idx = 2; idx > 9; idx--)`
                 // never runs, so the 8 length bytes stay 0.
                 header.extend_from_slice(&[0; 8]);
@@ -680,7 +680,7 @@ impl Httpd {
             r.ws_final = first & 0x80 != 0;
             r.ws_type = first & 0x0f;
         }
-        let cf = self.profile.ws.control_frames;
+        let cf = self.idf.ws.control_frames;
         let slot = self.req.as_ref().expect("request").slot;
         if cf == ControlFrames::V5 {
             if self.sessions[slot].ws_control_frames {

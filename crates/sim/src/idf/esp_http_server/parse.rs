@@ -7,15 +7,14 @@ use super::{
     ESP_ERR_HTTPD_RESULT_TRUNC, ESP_ERR_NOT_FOUND, ESP_FAIL, ESP_OK, EspErr, HTTPD_SOCK_ERR_FAIL,
     HTTPD_SOCK_ERR_TIMEOUT, Httpd, PARSER_BLOCK_SIZE, Req, ServerEvent,
 };
-use crate::http_parser::{self, Callbacks, HttpParser};
-use crate::logf;
-use crate::profile::ControlFrames;
+use crate::idf::http_parser::{self, Callbacks, HttpParser};
+use crate::idf::release::ControlFrames;
 
 const TAG: &str = "httpd_parse";
 
 /// `sizeof(r->uri)`: `CONFIG_HTTPD_MAX_URI_LEN + 1`.
 fn uri_capacity(hd: &Httpd) -> usize {
-    hd.profile.httpd.max_uri_len + 1
+    hd.idf.httpd.max_uri_len + 1
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -72,12 +71,12 @@ impl Cb<'_> {
         }
         let uri = self.req().scratch[at..at + length].to_vec();
         self.req().uri = uri.clone();
-        self.hd.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.hd.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [format!("{F}: received URI = ").as_bytes(), c_str(&uri)].concat(),
         });
-        let supported = if self.hd.profile.httpd.strict_http_version {
+        let supported = if self.hd.idf.httpd.strict_http_version {
             parser.http_major == 1 && (parser.http_minor == 0 || parser.http_minor == 1)
         } else {
             // v4.x: `(major != 1) && (minor != 1)` rejects, so HTTP/1.x and
@@ -160,8 +159,8 @@ impl Cb<'_> {
     }
 
     fn log_bytes(&self, func: &str, what: &str, bytes: &[u8]) {
-        self.hd.con.log(crate::console::Record {
-            level: crate::console::Level::Debug,
+        self.hd.con.log(crate::chip::console::Record {
+            level: crate::chip::console::Level::Debug,
             tag: TAG,
             message: [format!("{func}: {what} = ").as_bytes(), bytes].concat(),
         });
@@ -222,7 +221,7 @@ impl Callbacks for Cb<'_> {
                 self.pd.last_at = 0;
                 self.pd.last_length = 0;
                 self.pd.status = Status::HdrField;
-                if !self.hd.profile.httpd.fixed_scratch {
+                if !self.hd.idf.httpd.fixed_scratch {
                     let limit = self.req().max_req_hdr_len;
                     self.req().scratch_size_limit = limit;
                 }
@@ -241,7 +240,7 @@ impl Callbacks for Cb<'_> {
                 self.pd.last_at = at;
                 self.pd.last_length = 0;
                 self.pd.status = Status::HdrField;
-                if !self.hd.profile.httpd.fixed_scratch {
+                if !self.hd.idf.httpd.fixed_scratch {
                     let limit = self.req().max_req_hdr_len;
                     self.req().scratch_size_limit = limit;
                 }
@@ -349,7 +348,7 @@ impl Callbacks for Cb<'_> {
             }
         }
         // Without a body http_parser leaves content_length at ULLONG_MAX.
-        let content_len = if self.hd.profile.httpd.content_length_u32_check {
+        let content_len = if self.hd.idf.httpd.content_length_u32_check {
             // master (9d3f510c7f4): compared with ULLONG_MAX, and anything
             // that does not fit 32 bits is refused.
             if p.content_length == u64::MAX {
@@ -390,8 +389,8 @@ impl Callbacks for Cb<'_> {
             match self.hd.httpd_req_get_hdr_value_str("Upgrade", 10) {
                 Ok(v) if v.eq_ignore_ascii_case(b"websocket") => {}
                 Ok(v) => {
-                    self.hd.con.log(crate::console::Record {
-                        level: crate::console::Level::Warn,
+                    self.hd.con.log(crate::chip::console::Record {
+                        level: crate::chip::console::Level::Warn,
                         tag: TAG,
                         message: [
                             format!("{F}: Upgrade header found but it's ").as_bytes(),
@@ -412,7 +411,7 @@ impl Callbacks for Cb<'_> {
                     return self.fail(HttpErr::E400);
                 }
             }
-            if self.hd.profile.ws.stricter_rfc6455 && !(p.http_major == 1 && p.http_minor == 1) {
+            if self.hd.idf.ws.stricter_rfc6455 && !(p.http_major == 1 && p.http_minor == 1) {
                 logf!(
                     self.hd.con,
                     Warn,
@@ -488,7 +487,7 @@ impl Httpd {
             let r = self.req.as_mut().expect("request");
             r.scratch.resize(offset + buf_len, 0);
         }
-        if !self.profile.httpd.fixed_scratch {
+        if !self.idf.httpd.fixed_scratch {
             crate::log!(
                 self.con,
                 Debug,
@@ -535,7 +534,7 @@ impl Httpd {
     ) -> isize {
         const F: &str = "parse_block";
         if length == 0 {
-            let split = self.profile.httpd.split_too_long_message;
+            let split = self.idf.httpd.split_too_long_message;
             if !split {
                 logf!(self.con, Warn, TAG, F, "request URI/header too long");
             }
@@ -667,7 +666,7 @@ impl Httpd {
             scratch: Vec::new(),
             // v4.x: one fixed `scratch[MAX(HDR, URI) + 1]` for the whole
             // request (esp_httpd_priv.h); v5.x grows it by phase.
-            scratch_size_limit: if self.profile.httpd.fixed_scratch {
+            scratch_size_limit: if self.idf.httpd.fixed_scratch {
                 self.config.max_req_hdr_len.max(self.config.max_uri_len) + 1
             } else {
                 self.config.max_uri_len
@@ -685,7 +684,7 @@ impl Httpd {
         });
         let yn = |b: bool| if b { "Yes" } else { "No" };
         let sd = &self.sessions[slot];
-        let (done, handler, close) = (sd.ws_handshake_done, sd.ws_handler, sd.ws_close);
+        let (done, handler, close) = (sd.ws_handshake_done, sd.ws_handler.clone(), sd.ws_close);
         logf!(
             self.con,
             Debug,
@@ -697,7 +696,7 @@ impl Httpd {
             yn(close)
         );
         if done && let Some(handler) = handler {
-            let cf = self.profile.ws.control_frames;
+            let cf = self.idf.ws.control_frames;
             if close && cf == ControlFrames::V5 {
                 // WS was marked as close state, do not deal with this socket
                 // (293830a8eee: v4.4.2, v5.0 on).
@@ -743,10 +742,10 @@ impl Httpd {
             }
             if ret == ESP_OK
                 && (ws_type < super::ws::WS_CLOSE
-                    || (self.profile.ws.pong_to_handler && ws_type == super::ws::WS_PONG)
+                    || (self.idf.ws.pong_to_handler && ws_type == super::ws::WS_PONG)
                     || self.sessions[slot].ws_control_frames)
             {
-                ret = crate::app::call_handler(self, handler);
+                ret = handler(self);
             }
             if ret != ESP_OK {
                 self.httpd_req_cleanup();
@@ -798,8 +797,8 @@ impl Httpd {
     pub(super) fn httpd_req_delete(&mut self) -> EspErr {
         while self.req.as_ref().is_some_and(|r| r.remaining_len > 0) {
             let remaining = self.req.as_ref().expect("request").remaining_len;
-            let n = self.httpd_req_recv(self.profile.httpd.purge_buf_len.min(remaining));
-            if n < 0 || (n == 0 && self.profile.httpd.purge_stops_on_zero) {
+            let n = self.httpd_req_recv(self.idf.httpd.purge_buf_len.min(remaining));
+            if n < 0 || (n == 0 && self.idf.httpd.purge_stops_on_zero) {
                 self.httpd_req_cleanup();
                 return ESP_FAIL;
             }
@@ -904,8 +903,7 @@ impl Httpd {
             // value of exactly val_size characters is silently cut by one.
             // v4.x and master compare against strlen + 1, so a value that
             // exactly fills the buffer is reported as truncated too.
-            if val_size < full || (self.profile.httpd.full_buffer_is_truncation && val_size == full)
-            {
+            if val_size < full || (self.idf.httpd.full_buffer_is_truncation && val_size == full) {
                 return Err(ESP_ERR_HTTPD_RESULT_TRUNC);
             }
             return Ok(value);

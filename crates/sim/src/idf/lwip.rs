@@ -21,6 +21,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::chip::Chip;
+
 pub type Fd = i32;
 /// The host's name for one TCP connection.
 pub type ConnId = u64;
@@ -126,6 +128,16 @@ impl Lwip {
             cv: Condvar::new(),
             wire,
         }
+    }
+
+    /// Registers the stack with the chip: when the CPU stops (a panic, the
+    /// power going) every blocked call returns, and a reset forgets every
+    /// socket and connection.
+    pub fn attach(self: &Arc<Self>, chip: &Chip) {
+        let lwip = self.clone();
+        chip.on_halt(move || lwip.halt());
+        let lwip = self.clone();
+        chip.on_reset(move || lwip.reset());
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -255,6 +267,9 @@ impl Lwip {
             st.idle = true;
             st.idle_epoch = st.epoch;
             self.cv.notify_all();
+            // The calling task blocks: the chip's scheduler may let its
+            // creator go on.
+            crate::chip::blocking();
             st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
     }
@@ -324,6 +339,7 @@ impl Lwip {
             if max == 0 {
                 return Ok(Vec::new());
             }
+            crate::chip::blocking();
             match deadline {
                 None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {

@@ -1,0 +1,402 @@
+//! The ESP32 as its software sees it: power, the CPU from reset to reset,
+//! the mask ROM, UART0 (the console and its receive side), FreeRTOS tasks,
+//! the heap, and the panic handler.
+//!
+//! The chip runs whatever is in flash through one entry point,
+//! [`Software::main_task`], and knows nothing of the network stack, of
+//! ESP-IDF's components or of the application. The software reaches the chip
+//! through [`Services`]; layers that keep state of their own (the network
+//! stack) register with [`Chip::on_halt`] and [`Chip::on_reset`] to be told
+//! when the CPU stops and when it starts again from nothing.
+
+pub mod console;
+mod task;
+mod uart;
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use console::{Clock, Console, Level, SerialSink};
+
+pub use task::blocking;
+pub use uart::UartRx;
+
+/// Largest block `calloc()` can return. ESP-IDF does not document a number;
+/// this is an assumption of the model (an ESP32 running ESP-IDF's network
+/// examples over Ethernet has a few hundred KiB of free DRAM, split into
+/// regions), chosen so that 65535-byte WebSocket frames fit, as they do on
+/// the real chip, and multi-megabyte ones do not.
+pub const HEAP_LARGEST_FREE_BLOCK: usize = 110 * 1024;
+
+/// The software in flash. After every reset the chip runs
+/// [`Software::main_task`] as its first task (ESP-IDF's `main_task`).
+pub trait Software: Send + Sync {
+    fn main_task(&self, chip: &Services);
+}
+
+pub struct Config {
+    /// CONFIG_LOG_DEFAULT_LEVEL.
+    pub log_level: Level,
+    /// CONFIG_LOG_COLORS.
+    pub log_colors: bool,
+    /// The tick clock behind log timestamps.
+    pub clock: Arc<dyn Clock>,
+    /// What the chip does after a panic. ESP-IDF's default,
+    /// CONFIG_ESP_SYSTEM_PANIC_PRINT_REBOOT, restarts it (false: it stays
+    /// halted, which is what QEMU's `-no-reboot` shows a harness).
+    pub reboot_on_panic: bool,
+    /// UART0's receive side: what the host types into the console.
+    pub uart_rx: Arc<UartRx>,
+}
+
+/// Why the CPU last started, as the ROM prints it (`rst:0x..`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ResetReason {
+    PowerOn,
+    /// `esp_restart()`, which the panic handler calls after printing.
+    SoftwareCpu,
+}
+
+impl ResetReason {
+    /// The ESP32 ROM's name for the reason (`RESET_REASON` in the ROM's
+    /// rtc.h: POWERON_RESET = 1, SW_CPU_RESET = 12).
+    fn rom_text(self) -> &'static str {
+        match self {
+            ResetReason::PowerOn => "0x1 (POWERON_RESET)",
+            ResetReason::SoftwareCpu => "0xc (SW_CPU_RESET)",
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Boots so far (1 after power-on).
+    boots: u32,
+    /// The main task of this boot has returned.
+    main_returned: bool,
+    /// The panic handler has run; the CPU is about to reset.
+    panicked: bool,
+    /// Halted for good after a panic (no reboot configured).
+    dead: bool,
+    /// The power is being cut.
+    off: bool,
+    /// The tasks of this boot, and their threads.
+    tasks: task::Tasks,
+}
+
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// The chip's state, shared by the CPU thread, the tasks and the host: the
+/// panic handler pulls the reset line, the CPU thread acts on it.
+struct Shared {
+    con: Console,
+    uart_rx: Arc<UartRx>,
+    reboot_on_panic: bool,
+    state: Mutex<State>,
+    cv: Condvar,
+    halt_hooks: Mutex<Vec<Hook>>,
+    reset_hooks: Mutex<Vec<Hook>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.lock());
+        self.cv.notify_all();
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.lock())
+    }
+
+    /// Waits until `done` holds, at most `timeout`.
+    fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        while !done(&st) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .cv
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Waits without a deadline: only for the chip's own threads, whose
+    /// condition is always made true by power-off.
+    fn wait_forever<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        done: impl Fn(&State) -> bool,
+    ) -> MutexGuard<'a, State> {
+        while !done(&st) {
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st
+    }
+
+    /// Runs the hooks registered by the layers above, with no lock held.
+    fn run_hooks(hooks: &Mutex<Vec<Hook>>) {
+        let hooks = hooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for h in hooks {
+            h();
+        }
+    }
+}
+
+/// What the software can ask of the chip: its console and UART, tasks, the
+/// heap, the panic handler, and what the chip is doing. A cheap handle.
+#[derive(Clone)]
+pub struct Services {
+    shared: Arc<Shared>,
+}
+
+impl Services {
+    /// UART0 as `ESP_LOGx` and `printf` write to it.
+    pub fn console(&self) -> &Console {
+        &self.shared.con
+    }
+
+    /// UART0's receive side (`stdin`).
+    pub fn uart_rx(&self) -> &UartRx {
+        &self.shared.uart_rx
+    }
+
+    /// `xTaskCreate()`: a task on its own thread. Created by a task, it
+    /// first runs when its creator next writes a line to the UART (or
+    /// blocks, or ends), and the creator goes on once it blocks; the reason
+    /// is in chip/task.rs.
+    pub fn create_task(&self, name: &str, f: impl FnOnce() + Send + 'static) {
+        task::create(&self.shared, name, false, Box::new(f));
+    }
+
+    /// `calloc()`: fails when no free block is big enough. A zero-sized
+    /// request returns NULL too (`heap_caps_calloc` with size 0).
+    pub fn calloc(&self, size: u64) -> Option<Vec<u8>> {
+        if size == 0 || size > HEAP_LARGEST_FREE_BLOCK as u64 {
+            return None;
+        }
+        Some(vec![0; size as usize])
+    }
+
+    /// ESP-IDF's panic handler (components/esp_system/panic.c
+    /// `esp_panic_handler`): the "Guru Meditation Error" line, then the chip
+    /// resets. The register dump and backtrace that follow on a real chip
+    /// depend on the build (addresses, ELF hash), so the model prints none
+    /// of them. Every task stops and nothing more is printed until the CPU
+    /// thread resets the chip (or, with no reboot configured, never).
+    pub fn panic(&self, core: u32, reason: &str, description: &str) {
+        let con = &self.shared.con;
+        con.print_raw(
+            format!(
+                "Guru Meditation Error: Core  {core} panic'ed ({reason}). {description}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        con.print_raw(b"Rebooting...\r\n");
+        con.mute();
+        // The reset line first, so that nobody who sees the stack halt takes
+        // the chip for idle.
+        self.shared.update(|st| st.panicked = true);
+        Shared::run_hooks(&self.shared.halt_hooks);
+    }
+
+    /// How many times the chip has booted (1 after power-on, one more per
+    /// panic reboot).
+    pub fn boots(&self) -> u32 {
+        self.shared.read(|st| st.boots)
+    }
+
+    /// True while a panic has the chip halted: until it has rebooted and
+    /// run its main task again, or for good when it does not reboot.
+    pub fn crashed(&self) -> bool {
+        self.shared.read(|st| st.panicked || st.dead)
+    }
+
+    /// True once the chip has halted for good (a panic, no reboot).
+    pub fn halted(&self) -> bool {
+        self.shared.read(|st| st.dead)
+    }
+
+    /// True between a panic and the reset that follows it.
+    pub fn panicking(&self) -> bool {
+        self.shared.read(|st| st.panicked)
+    }
+
+    /// True once the chip has stopped for good: halted, or powered off.
+    pub fn stopped(&self) -> bool {
+        self.shared.read(|st| st.dead || st.off)
+    }
+
+    /// Waits until the main task of the current boot has returned with no
+    /// panic since, or the chip has stopped for good (false on timeout). A
+    /// rebooting chip first finishes booting.
+    pub fn wait_up(&self, timeout: Duration) -> bool {
+        self.shared.wait(timeout, |st| {
+            (st.main_returned && !st.panicked) || st.dead || st.off
+        })
+    }
+}
+
+/// The chip on its board: built, the layers above register their hooks, then
+/// it is powered on. Dropping it powers it off.
+pub struct Chip {
+    shared: Arc<Shared>,
+    cpu: Option<JoinHandle<()>>,
+}
+
+impl Chip {
+    /// The chip with its power still off.
+    pub fn new(cfg: Config, serial: SerialSink) -> Chip {
+        let con = Console::new(cfg.log_level, cfg.log_colors, cfg.clock, serial);
+        Chip {
+            shared: Arc::new(Shared {
+                con,
+                uart_rx: cfg.uart_rx,
+                reboot_on_panic: cfg.reboot_on_panic,
+                state: Mutex::new(State::default()),
+                cv: Condvar::new(),
+                halt_hooks: Mutex::new(Vec::new()),
+                reset_hooks: Mutex::new(Vec::new()),
+            }),
+            cpu: None,
+        }
+    }
+
+    /// Registers `f` to run when the CPU stops (a panic, or the power
+    /// going): every call blocked in the layer must then return.
+    pub fn on_halt(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.shared
+            .halt_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(f));
+    }
+
+    /// Registers `f` to run at a reset, before the CPU starts again: RAM
+    /// and the peripherals start from nothing.
+    pub fn on_reset(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.shared
+            .reset_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(f));
+    }
+
+    pub fn services(&self) -> Services {
+        Services {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Powers the chip on: it boots and runs the software, and after a
+    /// panic boots again (unless told not to). Returns at once, as the chip
+    /// starts booting.
+    pub fn power_on(&mut self, software: Arc<dyn Software>) {
+        assert!(self.cpu.is_none(), "the chip is already powered on");
+        let shared = self.shared.clone();
+        self.cpu = Some(
+            std::thread::Builder::new()
+                .name("cpu".into())
+                .spawn(move || cpu(shared, software))
+                .expect("spawn the cpu thread"),
+        );
+    }
+
+    /// Waits until the main task of the current boot has returned (false on
+    /// timeout, or if the chip is halted for good).
+    pub fn wait_booted(&self, timeout: Duration) -> bool {
+        self.shared
+            .wait(timeout, |st| st.main_returned || st.dead || st.off);
+        self.shared.read(|st| st.main_returned && !st.panicked)
+    }
+
+    /// Cuts the power: nothing more is printed, every task stops.
+    pub fn power_off(&mut self) {
+        self.shared.con.mute();
+        self.shared.update(|st| st.off = true);
+        Shared::run_hooks(&self.shared.halt_hooks);
+        self.shared.uart_rx.close();
+        if let Some(t) = self.cpu.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Chip {
+    fn drop(&mut self) {
+        self.power_off();
+    }
+}
+
+/// The CPU from reset to reset: the ROM, then the software's tasks until a
+/// panic resets the chip (ESP-IDF's default panic behaviour,
+/// `esp_panic_handler` → `esp_restart`) or the power goes.
+fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
+    let mut reason = ResetReason::PowerOn;
+    loop {
+        shared.update(|st| {
+            st.boots += 1;
+            st.main_returned = false;
+            st.panicked = false;
+        });
+        rom_banner(&shared.con, reason);
+        shared.uart_rx.reopen();
+        let chip = Services {
+            shared: shared.clone(),
+        };
+        {
+            let software = software.clone();
+            task::create(
+                &shared,
+                "main_task",
+                true,
+                Box::new(move || software.main_task(&chip)),
+            );
+        }
+        drop(shared.wait_forever(shared.lock(), |st| st.panicked || st.off));
+        // Every task stops: the layers above are halted, so blocked calls
+        // return and each task runs to its end (printing nothing: the UART
+        // is muted). A task waiting to start, or for a line on the UART, is
+        // released too.
+        Shared::run_hooks(&shared.halt_hooks);
+        shared.uart_rx.close();
+        shared.update(|_| {});
+        task::join_all(&shared);
+        if shared.read(|st| st.off) {
+            return;
+        }
+        if !shared.reboot_on_panic {
+            shared.update(|st| st.dead = true);
+            drop(shared.wait_forever(shared.lock(), |st| st.off));
+            return;
+        }
+        // The reset: RAM and the network stack start from nothing; peers
+        // of the old connections find out from an RST.
+        Shared::run_hooks(&shared.reset_hooks);
+        shared.con.reset();
+        reason = ResetReason::SoftwareCpu;
+    }
+}
+
+/// What the ESP32 (ECO3) mask ROM prints on UART0 before it loads the
+/// second-stage bootloader (QEMU fact sheet, section 6). The `load:` and
+/// `entry` lines that follow, and the bootloader's own lines, describe the
+/// particular build (segment addresses, lengths, compile time, partition
+/// table), so the model prints none of them rather than inventing values.
+fn rom_banner(con: &Console, reason: ResetReason) {
+    let text = format!(
+        "ets Jul 29 2019 12:21:46\r\n\r\nrst:{},boot:0x12 (SPI_FAST_FLASH_BOOT)\r\nconfigsip: 0, SPIWP:0xee\r\nclk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00\r\nmode:DIO, clock div:2\r\n",
+        reason.rom_text()
+    );
+    con.print_raw(text.as_bytes());
+}

@@ -1,0 +1,79 @@
+//! Firmware models: the applications that ESP-IDF's start-up runs as
+//! `app_main()`, each in a folder of its own, on top of the chip and
+//! ESP-IDF's components. A firmware registers with the components it uses
+//! (handlers with esp_http_server, say) and calls the chip's services
+//! (calloc, the panic handler); nothing below names it.
+
+pub mod ws_echo_server;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::chip::Services;
+use crate::idf::Release;
+use crate::idf::lwip::Lwip;
+use crate::idf::protocol_examples_common::{NetIdentity, Network};
+
+/// What `app_main()` can reach.
+pub struct Context<'a> {
+    /// The chip: console, UART receive (`stdin`), tasks, calloc, panic.
+    pub chip: &'a Services,
+    /// The ESP-IDF release the firmware was built with.
+    pub idf: &'a Arc<Release>,
+    /// The network stack.
+    pub lwip: &'a Arc<Lwip>,
+    /// The address the network gives the board.
+    pub net: &'a NetIdentity,
+    /// How the board is connected (protocol_examples_common's choice).
+    pub network: Network,
+}
+
+/// A firmware: its `app_main()`, which ESP-IDF's main task calls after
+/// every reset.
+pub trait Firmware: Send + Sync {
+    fn app_main(&self, ctx: &Context<'_>);
+}
+
+/// Faults a host can ask the firmware to inject (there is no ESP-IDF
+/// behaviour behind the trigger; what the chip prints when it fires is
+/// ESP-IDF's). A firmware takes those it models as options of its own.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// A NULL dereference when the firmware receives a TEXT message with
+    /// exactly this payload: a `LoadProhibited` panic.
+    PanicOnMessage(Vec<u8>),
+}
+
+type Build = dyn Fn(Option<&Fault>) -> Arc<dyn Firmware> + Send + Sync;
+
+/// A firmware as a profile names it: which one, built from which release
+/// of its sources, made for one power-on with the host's options.
+#[derive(Clone)]
+pub struct Spec {
+    /// The firmware's folder under `firmware/`.
+    pub name: &'static str,
+    build: Arc<Build>,
+}
+
+impl Spec {
+    pub fn new(
+        name: &'static str,
+        build: impl Fn(Option<&Fault>) -> Arc<dyn Firmware> + Send + Sync + 'static,
+    ) -> Spec {
+        Spec {
+            name,
+            build: Arc::new(build),
+        }
+    }
+
+    /// The firmware to flash, with the host's fault (if any).
+    pub fn build(&self, fault: Option<&Fault>) -> Arc<dyn Firmware> {
+        (self.build)(fault)
+    }
+}
+
+impl fmt::Debug for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spec").field("name", &self.name).finish()
+    }
+}
