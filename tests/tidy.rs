@@ -264,3 +264,71 @@ fn every_scenario_known_bug_is_one_the_catalogue_lists_for_those_profiles() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn the_simulator_models_every_catalogue_profile_and_no_other() {
+    let catalogue: Vec<&str> = esp_ws_catalogue::firmwares()
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    let simulated: Vec<&str> = esp_ws_sim::profile::all().iter().map(|p| p.name).collect();
+    assert_eq!(
+        catalogue, simulated,
+        "crates/catalogue/src/lib.rs and crates/sim/src/profile.rs list the same profiles, in the same order"
+    );
+}
+
+/// `use crate::X` or `crate::X::` in a line of code.
+fn names_module(files: &[PathBuf], module: &str) -> Vec<String> {
+    let mut hits = code_lines_with(files, &format!("crate::{module}::"));
+    hits.extend(code_lines_with(files, &format!("crate::{module};")));
+    hits.extend(code_lines_with(files, &format!("crate::{module}}}")));
+    hits.extend(code_lines_with(files, &format!("crate::{module},")));
+    hits.extend(code_lines_with(files, &format!("crate::{{{module}")));
+    hits
+}
+
+#[test]
+fn each_layer_of_the_model_names_only_what_lies_below_it() {
+    let sim = root().join("crates/sim/src");
+    let chip = rust_files(&sim.join("chip"));
+    let idf = rust_files(&sim.join("idf"));
+    assert!(!chip.is_empty() && !idf.is_empty());
+    let mut hits = Vec::new();
+    for above in ["idf", "firmware", "profile"] {
+        hits.extend(names_module(&chip, above));
+    }
+    for above in ["firmware", "profile"] {
+        hits.extend(names_module(&idf, above));
+    }
+    assert!(
+        hits.is_empty(),
+        "a layer of crates/sim names one above it (ARCHITECTURE.md, crates/sim: chip/ names nothing above it, idf/ names no firmware):\n  {}",
+        hits.join("\n  ")
+    );
+}
+
+#[test]
+fn no_file_of_the_esp_http_server_model_names_an_application() {
+    let files = rust_files(&root().join("crates/sim/src/idf/esp_http_server"));
+    assert!(!files.is_empty());
+    // What the example application is called, and what it does.
+    let app = regex::Regex::new(
+        r"(?i)\b(ws_echo_server|echo_handler|echo|trigger async|ws_async_send|app_main|firmware)\b",
+    )
+    .unwrap();
+    let mut hits = Vec::new();
+    for f in &files {
+        for (i, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            if app.is_match(line) {
+                let rel = f.strip_prefix(root()).unwrap().display();
+                hits.push(format!("{rel}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "esp_http_server calls what applications register; it names none (ARCHITECTURE.md, crates/sim):\n  {}",
+        hits.join("\n  ")
+    );
+}

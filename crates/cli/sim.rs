@@ -22,7 +22,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
     /// Firmware profile to simulate.
-    #[arg(long, default_value = esp_ws_sim::profile::DEFAULT)]
+    #[arg(long, default_value = esp_ws_catalogue::DEFAULT)]
     pub firmware: String,
     /// CONFIG_LOG_DEFAULT_LEVEL: error, warn, info, debug or verbose.
     #[arg(long, default_value = "info")]
@@ -70,15 +70,16 @@ pub enum NetworkKind {
 
 pub fn main(args: SimArgs) -> ExitCode {
     if args.list_firmware {
-        for p in esp_ws_sim::profile::all() {
-            println!("{}\tESP-IDF {}\t{}", p.name, p.idf_version, p.summary);
+        for f in esp_ws_catalogue::firmwares() {
+            println!("{}\t{}\t{}", f.name, f.release, f.summary);
         }
         return ExitCode::SUCCESS;
     }
     let Some(profile) = esp_ws_sim::profile::find(&args.firmware) else {
         eprintln!(
-            "error: --firmware {}: no such profile; see `esp-ws sim --list-firmware`",
-            args.firmware
+            "error: --firmware {}: {} (`esp-ws sim --list-firmware` lists them)",
+            args.firmware,
+            esp_ws_catalogue::unknown_message(&args.firmware)
         );
         return ExitCode::from(EXIT_USAGE);
     };

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Firmware profile to run.
-    #[arg(long, default_value = esp_ws_sim::profile::DEFAULT)]
+    #[arg(long, default_value = esp_ws_catalogue::DEFAULT)]
     firmware: String,
     /// Print the full logs side by side even when they match.
     #[arg(long)]

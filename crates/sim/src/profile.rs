@@ -11,12 +11,9 @@ use crate::idf::release;
 
 #[derive(Clone, Debug)]
 pub struct Profile {
-    /// Name used on the command line (`--firmware v5.5.5`).
+    /// Its name in the firmware catalogue (`esp-ws-catalogue`), which says
+    /// what it is, when it is ready and which known bugs it carries.
     pub name: &'static str,
-    /// The ESP-IDF release whose code the profile models.
-    pub idf_version: &'static str,
-    /// One line for `esp-ws sim --list-firmware`.
-    pub summary: &'static str,
     /// The ESP-IDF release (and build configuration) under the firmware.
     pub idf: Arc<release::Release>,
     /// The firmware `app_main()` runs.
@@ -28,8 +25,6 @@ pub struct Profile {
 pub fn v5_5_5() -> Profile {
     Profile {
         name: "v5.5.5",
-        idf_version: "v5.5.5",
-        summary: "/ws, /auth (pre- and post-handshake callbacks); \"Trigger async\" and \"Ping\" prefixes; PONGs reach the handler",
         idf: Arc::new(release::v5_5_5()),
         firmware: ws_echo_server::spec(ws_echo_server::Example::v5_5_5()),
     }
@@ -40,8 +35,6 @@ pub fn v5_5_5() -> Profile {
 pub fn v5_5_2() -> Profile {
     Profile {
         name: "v5.5.2",
-        idf_version: "v5.5.2",
-        summary: "handler called at the handshake (\"Handshake done\"); /auth with the pre-handshake callback only; exact \"Trigger async\"; PONG desync (esp-idf#18227), negative recv taken as success (esp-idf#18483), recv()==0 not an error (esp-idf#17822)",
         idf: Arc::new(release::v5_5_2()),
         firmware: ws_echo_server::spec(ws_echo_server::Example::v5_5_2()),
     }
@@ -51,8 +44,6 @@ pub fn v5_5_2() -> Profile {
 pub fn v4_4() -> Profile {
     Profile {
         name: "v4.4",
-        idf_version: "v4.4",
-        summary: "handler called at the handshake (\"Handshake done\"); /ws only; exact \"Trigger async\" (an empty TEXT frame crashes the example); no CLOSE reply; PONG desync (esp-idf#18227)",
         idf: Arc::new(release::v4_4()),
         firmware: ws_echo_server::spec(ws_echo_server::Example::v4_4()),
     }
@@ -63,8 +54,6 @@ pub fn v4_4() -> Profile {
 pub fn v4_2() -> Profile {
     Profile {
         name: "v4.2",
-        idf_version: "v4.2",
-        summary: "the README's documented output: /ws only, 128-byte frames, exact \"Trigger async\"; no CLOSE reply, PONGs left unread (esp-idf#18227), no sub-protocols",
         idf: Arc::new(release::v4_2()),
         firmware: ws_echo_server::spec(ws_echo_server::Example::v4_2()),
     }
@@ -74,8 +63,6 @@ pub fn v4_2() -> Profile {
 pub fn master() -> Profile {
     Profile {
         name: "master",
-        idf_version: "master (102122904ad)",
-        summary: "as v5.5.5, plus /ws_partial (64-byte chunked echo), 400/426 answers to bad handshakes, exact-length key and version",
         idf: Arc::new(release::master()),
         firmware: ws_echo_server::spec(ws_echo_server::Example::master()),
     }
@@ -85,7 +72,6 @@ pub fn master() -> Profile {
 pub fn master_strict() -> Profile {
     Profile {
         name: "master-strict",
-        summary: "master with CONFIG_HTTPD_WS_STRICTER_RFC6455=y: Host required, the key must be base64 of 16 bytes, WebSocket needs HTTP/1.1",
         idf: Arc::new(release::master_strict()),
         ..master()
     }
@@ -103,29 +89,7 @@ pub fn all() -> Vec<Arc<Profile>> {
     ]
 }
 
-pub const DEFAULT: &str = "v5.5.5";
-
 /// Looks a profile up by name.
 pub fn find(name: &str) -> Option<Arc<Profile>> {
     all().into_iter().find(|p| p.name == name)
-}
-
-impl Profile {
-    /// Serial lines (regexes, in order) after which the firmware serves:
-    /// the IPv4 address, the server start, and the last line the
-    /// application prints before its handlers are registered (v5.x:
-    /// `Returned from app_main()`, which ESP-IDF's own test waits for;
-    /// v4.x prints nothing after `Registering URI handlers`).
-    pub fn ready_markers(&self) -> Vec<&'static str> {
-        let mut v = vec![
-            r"IPv4 address: \d+\.\d+\.\d+\.\d+",
-            r"Starting server on port",
-        ];
-        if self.idf.startup.prints_app_main_return() {
-            v.push(r"Returned from app_main\(\)");
-        } else {
-            v.push(r"Registering URI handlers");
-        }
-        v
-    }
 }
