@@ -188,10 +188,10 @@ fn only_the_process_module_spawns_processes() {
 /// esp-ws's own long flags, from its help texts.
 fn esp_ws_flags() -> BTreeSet<String> {
     let mut flags = BTreeSet::new();
+    let re = regex::Regex::new(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z0-9-]+)").unwrap();
     for sub in ["run", "sim", "validate", "schema", "flash-image"] {
         let out = esp_ws().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "esp-ws {sub} --help");
-        let re = regex::Regex::new(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z0-9-]+)").unwrap();
         for c in re.captures_iter(&text(&out.stdout)) {
             flags.insert(c[1].to_string());
         }
