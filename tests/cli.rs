@@ -536,3 +536,129 @@ fn log_colors_are_esp_idfs_and_the_parser_strips_them() {
     let lines = sim.lines_until("Registering URI handlers", Duration::ZERO);
     assert!(lines.iter().all(|l| !l.contains('\x1b')), "{lines:#?}");
 }
+
+/// The README's `esp-ws validate` example is what esp-ws prints: its
+/// scenario is the JSON block after the sentence introducing it, its output
+/// the block after that.
+#[test]
+fn the_readme_error_example_is_real_output() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let from = readme
+        .find("`esp-ws validate` reports every problem")
+        .expect("the README's validate example");
+    let mut blocks = readme[from..].split("```").skip(1).step_by(2);
+    let input = blocks.next().unwrap().strip_prefix("json\n").unwrap();
+    let output = blocks.next().unwrap().strip_prefix('\n').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("scenarios/x.json"), input);
+    let out = run(esp_ws()
+        .current_dir(dir.path())
+        .args(["validate", "scenarios/x.json"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), output);
+}
+
+const HELLO: &str = r#"{"version": 1, "steps": [{"open": {}}, {"close": {}}]}"#;
+
+/// `validate` and `run` on the same paths: exit codes and stderr.
+fn validate_and_run(cwd: &Path, args: &[&str]) -> [(Option<i32>, String, String); 2] {
+    let art = cwd.join("art");
+    let within = Duration::from_secs(60);
+    let v = common::output_within(esp_ws().current_dir(cwd).arg("validate").args(args), within);
+    let r = common::output_within(
+        esp_ws()
+            .current_dir(cwd)
+            .args(["run", "--accept", "--artifacts"])
+            .arg(&art)
+            .args(args),
+        within,
+    );
+    [v, r].map(|o| (o.status.code(), text(&o.stdout), text(&o.stderr)))
+}
+
+#[test]
+fn what_is_not_a_regular_file_in_a_scenario_folder_is_skipped_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    write(&s.join("hello.json"), HELLO);
+    let fifo = s.join("fifo.json");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", s.join("zero.json")).unwrap();
+    std::os::unix::fs::symlink("nowhere.json", s.join("dangling.json")).unwrap();
+    // A link back up the tree: the folder is searched once.
+    std::os::unix::fs::symlink(".", s.join("self")).unwrap();
+    let [(vc, vo, ve), (rc, ro, re)] = validate_and_run(dir.path(), &["s"]);
+    assert_eq!(vc, Some(0), "{ve}");
+    assert!(vo.contains("1 scenario file is valid"), "{vo}");
+    assert_eq!(rc, Some(0), "{ro}{re}");
+    assert!(ro.contains("\n1 passed, 0 failed\n"), "{ro}");
+    for e in [&ve, &re] {
+        assert!(
+            e.contains("note: skipped s/fifo.json: a FIFO, not a regular file"),
+            "{e}"
+        );
+        assert!(
+            e.contains("note: skipped s/zero.json: a character device, not a regular file"),
+            "{e}"
+        );
+        assert!(
+            e.contains("note: skipped s/dangling.json: no such file or directory"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn paths_that_are_no_scenarios_are_refused_alike_by_validate_and_run_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    std::fs::create_dir_all(d.join("only-dir/x.json")).unwrap();
+    let fifo = std::ffi::CString::new(d.join("fifo.json").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink("b.json", d.join("a.json")).unwrap();
+    std::os::unix::fs::symlink("a.json", d.join("b.json")).unwrap();
+    std::fs::write(d.join("big.json"), vec![b' '; 2 * 1024 * 1024]).unwrap();
+    std::fs::write(
+        d.join("latin1.json"),
+        b"{\"version\": 1,\n \"name\": \"caf\xe9\"}",
+    )
+    .unwrap();
+    write(
+        &d.join("escape.json"),
+        r#"{"version": 1, "name": "../../elsewhere/victim", "steps": [{"open": {}}]}"#,
+    );
+    let cases: &[(&str, &str)] = &[
+        ("empty", "error: no scenario files (*.json) in empty"),
+        ("only-dir", "error: no scenario files (*.json) in only-dir"),
+        (
+            "fifo.json",
+            "error: fifo.json: a FIFO, not a scenario file or a folder of them",
+        ),
+        ("a.json", "error: a.json: too many levels of symbolic links"),
+        (
+            "big.json",
+            "big.json:0:0: (root): the scenario file is 2097152 bytes, more than the 1048576 a scenario may have",
+        ),
+        (
+            "latin1.json",
+            "latin1.json:2:14: (root): the file is not UTF-8 text: byte 0xe9",
+        ),
+        (
+            "escape.json",
+            "escape.json:1:24: name: \"../../elsewhere/victim\" contains a path separator",
+        ),
+    ];
+    for (arg, want) in cases {
+        for (code, out, err) in validate_and_run(d, &[arg]) {
+            assert_eq!(code, Some(2), "{arg}: {out}{err}");
+            assert!(err.contains(want), "{arg}: no {want:?} in\n{err}");
+        }
+    }
+    // Nothing was written for the scenario whose name would escape.
+    assert!(
+        !d.join("../elsewhere").exists()
+            && !dir.path().parent().unwrap().join("elsewhere").exists()
+    );
+}

@@ -96,8 +96,9 @@ fn run(
 fn main() {
     let args = Arguments::from_args();
     let dir = common::root().join("scenarios");
-    let files =
-        esp_ws_runner::discover::find(std::slice::from_ref(&dir)).expect("scenarios/ exists");
+    let files = esp_ws_runner::discover::find(std::slice::from_ref(&dir))
+        .expect("scenarios/ exists")
+        .files;
     let firmwares = esp_ws_catalogue::firmwares();
     let mut trials = Vec::new();
     for f in files {

@@ -3,8 +3,18 @@
 
 use esp_ws_scenario::ScenarioError;
 
+/// How much of a source line is quoted on each side of the column.
+const CONTEXT: usize = 40;
+/// Messages longer than this are cut (a huge unknown key is quoted in
+/// serde's message).
+const MAX_MESSAGE: usize = 500;
+
 pub fn render_scenario_error(e: &ScenarioError) -> String {
-    let mut s = format!("error: {e}\n");
+    let message = cut(&e.message, MAX_MESSAGE);
+    let mut s = format!(
+        "error: {}:{}:{}: {}: {message}\n",
+        e.file, e.line, e.column, e.field
+    );
     if e.line == 0 {
         return s;
     }
@@ -13,14 +23,49 @@ pub fn render_scenario_error(e: &ScenarioError) -> String {
     {
         let num = e.line.to_string();
         let pad = " ".repeat(num.len());
-        let caret_pad: String = src
+        let (quoted, caret_at) = window(src, e.column.saturating_sub(1));
+        let caret_pad: String = quoted
             .chars()
-            .take(e.column.saturating_sub(1))
+            .take(caret_at)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        s.push_str(&format!("{pad} |\n{num} | {src}\n{pad} | {caret_pad}^\n"));
+        s.push_str(&format!(
+            "{pad} |\n{num} | {quoted}\n{pad} | {caret_pad}^\n"
+        ));
     }
     s
+}
+
+/// At most `max` characters of `s`, saying how many more there were.
+fn cut(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(max).collect();
+    format!("{head}… ({} more characters)", n - max)
+}
+
+/// The part of a source line around the character at `col` (0-based), with
+/// `…` where it was cut, and where `col` falls in it.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= 2 * CONTEXT + 1 {
+        return (line.to_string(), col);
+    }
+    let start = col.saturating_sub(CONTEXT);
+    let end = (col + CONTEXT + 1).min(chars.len());
+    let mut out = String::new();
+    let mut caret = col - start;
+    if start > 0 {
+        out.push('…');
+        caret += 1;
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    (out, caret)
 }
 
 /// The flag a user gave for a setting a target error is about.
@@ -48,4 +93,24 @@ pub fn render_run_error(e: &esp_ws_runner::RunError) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_is_quoted_around_its_column() {
+        let line = format!("{}X{}", "a".repeat(5000), "b".repeat(5000));
+        let (quoted, caret) = window(&line, 5000);
+        assert_eq!(quoted.chars().nth(caret), Some('X'));
+        assert_eq!(quoted.chars().count(), 2 * CONTEXT + 1 + 2);
+        assert!(quoted.starts_with('…') && quoted.ends_with('…'));
+        let (short, at) = window("{\"sned\": 1}", 2);
+        assert_eq!((short.as_str(), at), ("{\"sned\": 1}", 2));
+        assert_eq!(
+            cut(&"x".repeat(600), 500).len(),
+            500 + "… (100 more characters)".len()
+        );
+    }
 }

@@ -140,26 +140,53 @@ pub struct RunArgs {
     pub host_header: Option<String>,
 }
 
-pub fn validate(paths: &[PathBuf]) -> ExitCode {
-    let files = match esp_ws_runner::discover::find(paths) {
+/// Finds and loads the scenarios of `paths`, the same way for `validate`
+/// and `run`: every problem is printed (`what` says what happens to the
+/// command), and `None` means exit 2.
+fn load_scenarios(paths: &[PathBuf], what: &str) -> Option<Vec<esp_ws_runner::ScenarioFile>> {
+    let found = match esp_ws_runner::discover::find(paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return None;
         }
     };
-    match esp_ws_runner::discover::load(&files) {
-        Ok(ok) => {
-            println!("{} scenario files are valid", ok.len());
-            ExitCode::SUCCESS
-        }
+    for (p, why) in &found.skipped {
+        eprintln!("note: skipped {}: {why}", p.display());
+    }
+    match esp_ws_runner::discover::load(&found.files) {
+        Ok(s) => Some(s),
         Err(errors) => {
             for e in &errors {
                 eprint!("{}", render_scenario_error(e));
             }
-            eprintln!("{} errors", errors.len());
-            ExitCode::from(EXIT_USAGE)
+            eprintln!("{} in scenario files{what}", count(errors.len(), "error"));
+            None
         }
+    }
+}
+
+/// `1 error`, `2 errors`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+pub fn validate(paths: &[PathBuf]) -> ExitCode {
+    match load_scenarios(paths, "") {
+        Some(ok) => {
+            let n = ok.len();
+            println!(
+                "{} {} valid",
+                count(n, "scenario file"),
+                if n == 1 { "is" } else { "are" }
+            );
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(EXIT_USAGE),
     }
 }
 
@@ -361,29 +388,8 @@ async fn run(args: RunArgs) -> ExitCode {
     if !args.program.is_empty() && args.target != TargetKind::Exec {
         return usage("a program after `--` is only for --target exec");
     }
-    let files = match esp_ws_runner::discover::find(&args.paths) {
-        Ok(f) => f,
-        Err(e) => return usage(e),
-    };
-    if files.is_empty() {
-        return usage(format!(
-            "no scenario files (*.json) in {}",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let mut scenarios = match esp_ws_runner::discover::load(&files) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in &errors {
-                eprint!("{}", render_scenario_error(e));
-            }
-            eprintln!("{} errors in scenario files; nothing was run", errors.len());
-            return ExitCode::from(EXIT_USAGE);
-        }
+    let Some(mut scenarios) = load_scenarios(&args.paths, "; nothing was run") else {
+        return ExitCode::from(EXIT_USAGE);
     };
     if let Some(p) = &args.partition {
         match parse_partition(p) {

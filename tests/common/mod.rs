@@ -62,7 +62,9 @@ impl Drop for Reap {
 /// The scenarios under `scenarios/` that apply to the default firmware
 /// profile (the others are reported as skipped on it).
 pub fn default_profile_scenarios() -> usize {
-    let files = esp_ws_runner::discover::find(&[root().join("scenarios")]).unwrap();
+    let files = esp_ws_runner::discover::find(&[root().join("scenarios")])
+        .unwrap()
+        .files;
     let default = esp_ws_catalogue::default_firmware();
     files
         .iter()
@@ -73,7 +75,9 @@ pub fn default_profile_scenarios() -> usize {
 /// The scenarios that apply to the default firmware profile, and how many
 /// of them need no more than INFO lines from the firmware.
 pub fn default_profile_scenarios_at_info() -> (usize, usize) {
-    let files = esp_ws_runner::discover::find(&[root().join("scenarios")]).unwrap();
+    let files = esp_ws_runner::discover::find(&[root().join("scenarios")])
+        .unwrap()
+        .files;
     let default = esp_ws_catalogue::default_firmware();
     let scenarios: Vec<_> = files
         .iter()
@@ -111,5 +115,32 @@ pub fn sim_run_options(firmware: &str, log_colors: Option<bool>) -> esp_ws_runne
         boot_timeout: std::time::Duration::from_secs(30),
         impair: None,
         log_level: None,
+    }
+}
+
+/// Runs a command to its end within `timeout` (a test of a hang must not
+/// hang), killing it past that.
+pub fn output_within(
+    cmd: &mut std::process::Command,
+    timeout: std::time::Duration,
+) -> std::process::Output {
+    use std::process::Stdio;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the command did not finish within {timeout:?}: {cmd:?}");
+        }
     }
 }

@@ -1,41 +1,118 @@
-//! Finding and loading scenario files.
+//! Finding and loading scenario files. `esp-ws validate` and `esp-ws run`
+//! both go through [`find`] and [`load`], so they agree on what a scenario
+//! folder holds.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use esp_ws_scenario::ScenarioError;
 
 use crate::ScenarioFile;
 
-/// Every `*.json` under `paths` (directories are searched recursively,
-/// skipping `snapshots/`), sorted, without duplicates. A path that does not
-/// exist is an error.
-pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
-        } else if p.is_file() {
-            out.push(p.clone());
-        } else {
-            return Err(format!("{}: no such file or directory", p.display()));
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
+/// What a search found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Every scenario file, sorted, without duplicates.
+    pub files: Vec<PathBuf>,
+    /// `*.json` entries that were left out, and why (a FIFO, a device, a
+    /// link to nothing): worth a note, not an error.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Why a search could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("{}: {reason}", path.display())]
+    Path { path: PathBuf, reason: String },
+    #[error("no scenario files (*.json) in {}", list(.0))]
+    Empty(Vec<PathBuf>),
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every `*.json` regular file under `paths` (directories are searched
+/// recursively, skipping `snapshots/`; a directory reached twice, through a
+/// symbolic link, is searched once). A path that cannot be read, or names
+/// something that is neither a file nor a directory, is an error; so is a
+/// search that finds no scenario at all.
+pub fn find(paths: &[PathBuf]) -> Result<Found, FindError> {
+    let mut found = Found::default();
+    let mut seen_dirs = HashSet::new();
+    for p in paths {
+        let bad = |reason: String| FindError::Path {
+            path: p.clone(),
+            reason,
+        };
+        let meta = std::fs::metadata(p).map_err(|e| bad(io_reason(&e)))?;
+        if meta.is_dir() {
+            walk(p, &mut found, &mut seen_dirs).map_err(|e| bad(io_reason(&e)))?;
+        } else if meta.is_file() {
+            found.files.push(p.clone());
+        } else {
+            return Err(bad(format!(
+                "{}, not a scenario file or a folder of them",
+                esp_ws_scenario::file_kind(&meta)
+            )));
+        }
+    }
+    found.files.sort();
+    found.files.dedup();
+    if found.files.is_empty() {
+        return Err(FindError::Empty(paths.to_vec()));
+    }
+    Ok(found)
+}
+
+/// The reason an I/O error gives, as a user reads it (without the errno
+/// number Rust appends).
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}
+
+fn walk(dir: &Path, found: &mut Found, seen: &mut HashSet<PathBuf>) -> std::io::Result<()> {
+    // A symbolic link back up the tree (`self -> .`) leads to a directory
+    // already searched: search each directory once.
+    if !seen.insert(dir.canonicalize()?) {
+        return Ok(());
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
-        if p.is_dir() {
-            if e.file_name() != "snapshots" {
-                walk(&p, out)?;
+        let is_json = p.extension().is_some_and(|x| x == "json");
+        // Follows symbolic links: a link to a scenario is a scenario.
+        let meta = match std::fs::metadata(&p) {
+            Ok(m) => m,
+            Err(err) => {
+                if is_json {
+                    found.skipped.push((p, io_reason(&err)));
+                }
+                continue;
             }
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
+        };
+        if meta.is_dir() {
+            if e.file_name() != "snapshots" {
+                walk(&p, found, seen)?;
+            }
+        } else if is_json {
+            if meta.is_file() {
+                found.files.push(p);
+            } else {
+                found.skipped.push((
+                    p,
+                    format!("{}, not a regular file", esp_ws_scenario::file_kind(&meta)),
+                ));
+            }
         }
     }
     Ok(())

@@ -50,20 +50,99 @@ pub fn parse_str(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioError>>
     validate::validate(raw, text, file)
 }
 
+/// The largest scenario file read: far beyond any hand-written scenario
+/// (the shipped ones are a few KiB), small enough that a wrong path (a
+/// device, a log file) is refused at once.
+pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
 /// Reads and parses a scenario file; the path as displayed is the error file name.
 ///
-/// A read failure is one error with line and column 0.
+/// A file that cannot be read (or is not a regular file, or is larger than
+/// [`MAX_FILE_SIZE`]) is one error with line and column 0; text that is not
+/// UTF-8 is one error at its first bad byte.
 pub fn load_file(path: &std::path::Path) -> Result<Scenario, Vec<ScenarioError>> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_str(&text, &file),
-        Err(err) => Err(vec![ScenarioError {
-            file,
+    let fail = |message: String| {
+        vec![ScenarioError {
+            file: file.clone(),
             line: 0,
             column: 0,
             field: format_path(&[]),
-            message: format!("cannot read the scenario file: {err}"),
-        }]),
+            message,
+        }]
+    };
+    let bytes = match read_capped(path) {
+        Ok(b) => b,
+        Err(message) => return Err(fail(message)),
+    };
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => parse_str(text, &file),
+        Err(e) => {
+            let (line, column) = locate::position_of_byte(&bytes, e.valid_up_to());
+            Err(vec![ScenarioError {
+                file,
+                line,
+                column,
+                field: format_path(&[]),
+                message: format!(
+                    "the file is not UTF-8 text: byte 0x{:02x} cannot start or continue a character here",
+                    bytes[e.valid_up_to()]
+                ),
+            }])
+        }
+    }
+}
+
+/// Reads a regular file of at most [`MAX_FILE_SIZE`] bytes, checking before
+/// it opens the file (a FIFO would block the open, a device read forever).
+fn read_capped(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read the scenario file: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "cannot read the scenario file: it is {}, not a regular file",
+            file_kind(&meta)
+        ));
+    }
+    let too_big = |size: u64| {
+        format!(
+            "the scenario file is {size} bytes, more than the {MAX_FILE_SIZE} a scenario may have"
+        )
+    };
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(too_big(meta.len()));
+    }
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read the scenario file: {e}"))?;
+    let mut bytes = Vec::new();
+    // The file may have grown since: never read past the cap.
+    f.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the scenario file: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// What kind of file system object `meta` describes, for messages.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a regular file"
     }
 }
 

@@ -31,6 +31,16 @@ pub(crate) fn locate_nearest(text: &str, path: &[PathSegment]) -> (usize, usize)
         .unwrap_or((1, 1))
 }
 
+/// The 1-based `(line, column)` of the byte at `offset` of `bytes`, whose
+/// first `offset` bytes are UTF-8 (where text stops being UTF-8, say).
+/// Columns count characters, as editors do.
+pub(crate) fn position_of_byte(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = String::from_utf8_lossy(&bytes[..offset.min(bytes.len())]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
 struct Scanner<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     line: usize,

@@ -184,6 +184,18 @@ const CASES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "err_name_escapes.json",
+        &[
+            r#"tests/fixtures/err_name_escapes.json:3:11: name: "../../elsewhere/victim" contains a path separator: it names the snapshot and artifact files, so it must be plain (letters, digits, `-`, `_`, `.`)"#,
+        ],
+    ),
+    (
+        "err_name_absolute.json",
+        &[
+            r#"tests/fixtures/err_name_absolute.json:1:24: name: "/tmp/victim" contains a path separator: it names the snapshot and artifact files, so it must be plain (letters, digits, `-`, `_`, `.`)"#,
+        ],
+    ),
+    (
         "err_unknown_firmware.json",
         &[
             r#"tests/fixtures/err_unknown_firmware.json:3:26: firmware[1]: unknown firmware profile "v5.5.6" (did you mean "v5.5.5"?); known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict"#,

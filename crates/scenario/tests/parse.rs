@@ -605,3 +605,19 @@ fn the_family_comes_from_the_folder_and_decides_where_a_scenario_applies() {
         Some("only for firmware v4.2")
     );
 }
+
+#[test]
+fn a_file_name_that_cannot_name_a_snapshot_needs_a_plain_name() {
+    let text = r#"{"version": 1, "steps": [{"open": {}}]}"#;
+    let errors = esp_ws_scenario::parse_str(text, "dir/my scenario.json").unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .message
+            .starts_with("the file name gives the scenario the name \"my scenario\", which contains a character other than"),
+        "{}",
+        errors[0]
+    );
+    let named = r#"{"version": 1, "name": "my-scenario_1.2", "steps": [{"open": {}}]}"#;
+    assert!(esp_ws_scenario::parse_str(named, "dir/my scenario.json").is_ok());
+}

@@ -456,6 +456,25 @@ fn guess_group_names(pattern: &str) -> Vec<String> {
     names
 }
 
+/// Why a scenario name cannot name files, if it cannot: it names the
+/// snapshot (`snapshots/<name>.snap`) and the artifacts folder, which must
+/// stay where they belong.
+fn unplain_name(name: &str) -> Option<&'static str> {
+    if name.contains(['/', '\\']) {
+        return Some("contains a path separator");
+    }
+    if name.starts_with('.') {
+        return Some("starts with a dot");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Some("contains a character other than letters, digits, `-`, `_` and `.`");
+    }
+    None
+}
+
 /// The family whose folder the file lies in: the nearest enclosing folder
 /// named after a catalogue family (`scenarios/esp-http-server/x.json`).
 fn family_of(file: &str) -> Option<&'static esp_ws_catalogue::Family> {
@@ -494,11 +513,28 @@ pub(crate) fn validate(
             );
             n
         }
-        Some(n) => n,
-        None => Path::new(file)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| file.to_owned()),
+        Some(n) => {
+            if let Some(why) = unplain_name(&n) {
+                ctx.error(
+                    &at(&root, "name"),
+                    format!("{n:?} {why}: it names the snapshot and artifact files, so it must be plain (letters, digits, `-`, `_`, `.`)"),
+                );
+            }
+            n
+        }
+        None => {
+            let stem = Path::new(file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| file.to_owned());
+            if let Some(why) = unplain_name(&stem) {
+                ctx.error(
+                    &root,
+                    format!("the file name gives the scenario the name {stem:?}, which {why}: rename the file or set a plain `name` (letters, digits, `-`, `_`, `.`)"),
+                );
+            }
+            stem
+        }
     };
     let timeout = ctx.millis(
         &at(&root, "timeout_ms"),
