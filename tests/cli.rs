@@ -662,3 +662,17 @@ fn paths_that_are_no_scenarios_are_refused_alike_by_validate_and_run_with_the_re
             && !dir.path().parent().unwrap().join("elsewhere").exists()
     );
 }
+
+#[test]
+fn a_wifi_password_on_the_command_line_draws_a_warning_and_the_environment_none() {
+    let args = ["run", "--target", "board", "--host", "127.0.0.1:9"];
+    let warning = "warning: --wifi-password on the command line can be read by anyone";
+    let out = run(esp_ws().args(args).args(["--wifi-password", "hunter2"]));
+    assert!(text(&out.stderr).contains(warning), "{}", text(&out.stderr));
+    let out = run(esp_ws().args(args).env("ESP_WS_WIFI_PASSWORD", "hunter2"));
+    assert!(
+        !text(&out.stderr).contains(warning),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -8,7 +8,7 @@ mod sim;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -64,7 +64,10 @@ fn init_tracing(verbose: u8) {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -76,6 +79,14 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cli.verbose);
+    if let Some(("run", run)) = matches.subcommand()
+        && run.value_source("wifi_password") == Some(clap::parser::ValueSource::CommandLine)
+    {
+        // A secret in the arguments is in every process listing.
+        eprintln!(
+            "warning: --wifi-password on the command line can be read by anyone on this machine (ps, /proc/PID/cmdline); set ESP_WS_WIFI_PASSWORD instead"
+        );
+    }
     match cli.cmd {
         Cmd::Run(a) => run::main(*a, cli.verbose),
         Cmd::Sim(a) => sim::main(a),

@@ -224,6 +224,7 @@ pub fn answer_wifi_prompt(
     link: Arc<SerialLink>,
     wifi: WifiCredentials,
 ) -> tokio::task::JoinHandle<()> {
+    log.recognise(WIFI_PROMPT);
     log.redact(&wifi.password);
     tokio::spawn(async move {
         let mut from = 0;
@@ -231,7 +232,7 @@ pub fn answer_wifi_prompt(
             // Bounded waits, one after the other, until the task is aborted.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
             let Some(line) = log
-                .wait_for(from, deadline, |l| l.text().contains(WIFI_PROMPT))
+                .wait_for(from, deadline, |l| l.recognised.contains(&WIFI_PROMPT))
                 .await
             else {
                 if log.is_closed() {
@@ -293,8 +294,11 @@ impl Target for BoardTarget {
                     path: serial_path,
                     source,
                 })?;
+            // Before any byte is read: the prompt is recognised as printed,
+            // and then the password is redacted, so it is never stored (even
+            // where it is a word of the prompt itself).
+            serial.recognise(WIFI_PROMPT);
             if let Some(w) = &cfg.wifi {
-                // Before any byte is read, so the password is never stored.
                 serial.redact(&w.password);
             }
             let link = match &cfg.serial {
@@ -397,7 +401,7 @@ impl Dut for BoardDut {
             .serial
             .lines(0, usize::MAX)
             .iter()
-            .any(|l| l.text().contains(WIFI_PROMPT));
+            .any(|l| l.recognised.contains(&WIFI_PROMPT));
         asked.then_some(crate::Hint::WifiPrompt(WIFI_PROMPT))
     }
 

@@ -22,6 +22,10 @@ pub const MAX_LINE: usize = 256 * 1024;
 pub struct SerialLine {
     /// Position in the whole log (0-based).
     pub index: usize,
+    /// Which of the texts given to [`SerialLog::recognise`] the line held as
+    /// the target printed it, before any secret was redacted (a prompt
+    /// whose words include the password is still recognised).
+    pub recognised: Vec<&'static str>,
     /// When it arrived, since the log was created.
     pub at: Duration,
     pub raw: RawLine,
@@ -42,6 +46,40 @@ struct State {
     /// Secrets that must never be kept (Wi-Fi passwords): replaced in every
     /// line, and the artifact is then written line by line, after that.
     redact: Vec<Vec<u8>>,
+    /// Texts to recognise in lines before they are redacted.
+    recognise: Vec<&'static str>,
+}
+
+impl State {
+    /// A complete line: recognised, then redacted, written to the artifact
+    /// (when redacting, a line at a time) and kept.
+    fn complete(&mut self, mut raw: RawLine, at: Duration, newline: bool) {
+        let recognised = self
+            .recognise
+            .iter()
+            .copied()
+            .filter(|t| raw.bytes.windows(t.len()).any(|w| w == t.as_bytes()))
+            .collect();
+        if !self.redact.is_empty() {
+            redact(&mut raw.bytes, &self.redact);
+            if let Some(f) = self.file.as_mut() {
+                let nl: &[u8] = if newline { b"\n" } else { b"" };
+                let _ = f
+                    .write_all(&raw.bytes)
+                    .and_then(|_| f.write_all(nl))
+                    .and_then(|_| f.flush());
+            }
+        }
+        let index = self.lines.len();
+        let line = raw.parse();
+        self.lines.push(SerialLine {
+            index,
+            recognised,
+            at,
+            raw,
+            line,
+        });
+    }
 }
 
 /// What a redacted secret becomes.
@@ -93,6 +131,7 @@ impl SerialLog {
                 file,
                 closed: false,
                 redact: Vec::new(),
+                recognise: Vec::new(),
             })),
             count: Arc::new(tx),
             start: Instant::now(),
@@ -114,26 +153,8 @@ impl SerialLog {
         }
         let new = st.splitter.push(bytes);
         let at = self.start.elapsed();
-        for mut raw in new {
-            if redacting {
-                let secrets = std::mem::take(&mut st.redact);
-                redact(&mut raw.bytes, &secrets);
-                st.redact = secrets;
-                if let Some(f) = st.file.as_mut() {
-                    let _ = f
-                        .write_all(&raw.bytes)
-                        .and_then(|_| f.write_all(b"\n"))
-                        .and_then(|_| f.flush());
-                }
-            }
-            let index = st.lines.len();
-            let line = raw.parse();
-            st.lines.push(SerialLine {
-                index,
-                at,
-                raw,
-                line,
-            });
+        for raw in new {
+            st.complete(raw, at, true);
         }
         let n = st.lines.len();
         drop(st);
@@ -143,24 +164,9 @@ impl SerialLog {
     /// The source ended (the process exited, the port closed).
     pub fn close(&self) {
         let mut st = self.lock();
-        if let Some(mut raw) = st.splitter.finish() {
-            if !st.redact.is_empty() {
-                let secrets = std::mem::take(&mut st.redact);
-                redact(&mut raw.bytes, &secrets);
-                st.redact = secrets;
-                if let Some(f) = st.file.as_mut() {
-                    let _ = f.write_all(&raw.bytes).and_then(|_| f.flush());
-                }
-            }
-            let index = st.lines.len();
-            let line = raw.parse();
+        if let Some(raw) = st.splitter.finish() {
             let at = self.start.elapsed();
-            st.lines.push(SerialLine {
-                index,
-                at,
-                raw,
-                line,
-            });
+            st.complete(raw, at, false);
         }
         st.closed = true;
         let n = st.lines.len();
@@ -174,6 +180,15 @@ impl SerialLog {
     pub fn redact(&self, secret: &str) {
         if !secret.is_empty() {
             self.lock().redact.push(secret.as_bytes().to_vec());
+        }
+    }
+
+    /// From now on, lines that hold `text` (as printed, before redaction)
+    /// carry it in [`SerialLine::recognised`].
+    pub fn recognise(&self, text: &'static str) {
+        let mut st = self.lock();
+        if !st.recognise.contains(&text) {
+            st.recognise.push(text);
         }
     }
 
