@@ -223,20 +223,21 @@ impl Connection {
         }
     }
 
-    /// Switches to frame mode without a handshake (raw scenarios).
-    pub fn assume_upgraded(&mut self) {
-        if !self.handshake_done {
-            self.handshake_done = true;
-            let rest = std::mem::take(&mut self.inbox);
-            self.decoder.push(&rest);
-        }
-    }
-
-    /// Waits for the next frame.
+    /// Waits for the next frame. Until a 101 has been read, the bytes are
+    /// not known to be frames: a frame read then takes its bytes off the
+    /// front and leaves the rest, so that a response can still follow (a
+    /// firmware may write a frame on a socket before its handshake answer).
     pub async fn next_frame(&mut self, deadline: Instant) -> std::io::Result<FrameEvent> {
-        self.assume_upgraded();
         loop {
-            match self.decoder.next_frame() {
+            let decoded = if self.handshake_done {
+                self.decoder.next_frame()
+            } else {
+                self.decoder.push(&std::mem::take(&mut self.inbox));
+                let r = self.decoder.next_frame();
+                self.inbox = self.decoder.take_buffered();
+                r
+            };
+            match decoded {
                 Ok(Some(f)) => return Ok(FrameEvent::Frame(f)),
                 Ok(None) => {}
                 Err(e) => return Ok(FrameEvent::TooLarge(e)),
@@ -244,14 +245,26 @@ impl Connection {
             if let Some(how) = self.closed {
                 return Ok(FrameEvent::Closed {
                     how,
-                    trailing: self.decoder.take_buffered(),
+                    trailing: self.take_unread(),
                 });
             }
             if !self.fill(deadline).await? {
-                return Ok(FrameEvent::Timeout {
-                    partial: self.decoder.buffered().to_vec(),
-                });
+                let partial = if self.handshake_done {
+                    self.decoder.buffered().to_vec()
+                } else {
+                    self.inbox.clone()
+                };
+                return Ok(FrameEvent::Timeout { partial });
             }
+        }
+    }
+
+    /// The bytes received and not yet read as a response or a frame.
+    fn take_unread(&mut self) -> Vec<u8> {
+        if self.handshake_done {
+            self.decoder.take_buffered()
+        } else {
+            std::mem::take(&mut self.inbox)
         }
     }
 
