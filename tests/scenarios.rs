@@ -68,7 +68,7 @@ fn run(
         }
         _ => {}
     }
-    let snapshot = snapshot::contents(&scenario, &run)?;
+    let snapshot = snapshot::contents(&scenario, &run).map_err(|e| e.to_string())?;
     let snapshot_dir = path.parent().unwrap_or(Path::new(".")).join("snapshots");
     let name = scenario.name.clone();
     let input = path.to_path_buf();

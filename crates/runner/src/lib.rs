@@ -199,7 +199,7 @@ pub async fn run_one(
     let text = snapshot::contents(&file.scenario, &run);
     let (snapshot_text, outcome) = match text {
         Err(e) => {
-            notes.push(e);
+            notes.push(e.to_string());
             (None, None)
         }
         Ok(text) => {

@@ -20,16 +20,27 @@ pub const SOURCE: &str = "tests/scenarios.rs";
 /// The expression the test harness asserts (`expression:` in `.snap` files).
 pub const EXPRESSION: &str = "snapshot";
 
+/// A scenario's normalization rule that does not compile (validation checks
+/// them, so this is a rule that compiles alone but not in the normalizer).
+#[derive(Debug, thiserror::Error)]
+#[error("normalize rule /{regex}/: {reason}")]
+pub struct BadRule {
+    pub regex: String,
+    pub reason: String,
+}
+
 /// The normalizer for a scenario's run: ESP-IDF's built-in rules, the values
 /// this run chose at random, and the scenario's own rules.
-pub fn normalizer(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<Normalizer, String> {
+pub fn normalizer(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<Normalizer, BadRule> {
     let mut n = Normalizer::esp_idf();
     for (from, to) in &run.volatile {
         n.add_literal(from, to);
     }
     for r in &scenario.normalize {
-        n.add_regex(&r.regex, &r.replace)
-            .map_err(|e| format!("normalize rule /{}/: {e}", r.regex))?;
+        n.add_regex(&r.regex, &r.replace).map_err(|e| BadRule {
+            regex: r.regex.clone(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(n)
 }
@@ -48,7 +59,7 @@ pub fn log_lines(scenario: &sc::Scenario, run: &ScenarioRun, n: &Normalizer) -> 
 }
 
 /// The snapshot text of a run.
-pub fn contents(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<String, String> {
+pub fn contents(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<String, BadRule> {
     let n = normalizer(scenario, run)?;
     let mut out = String::new();
     out.push_str("wire (as seen by the client):\n");
