@@ -1,9 +1,16 @@
 //! The simulator target: the firmware model of `esp-ws-sim`, on real TCP.
 //!
 //! A listener accepts connections for the simulated chip; each connection
-//! gets a reader task (bytes into the model's lwIP buffers, FIN and RST as
-//! events) and a writer task (what the firmware sends, and its closes: an
-//! RST when it closed with unread data, as lwIP does).
+//! gets a task that feeds the model's lwIP buffers (bytes, FIN and RST as
+//! events) and carries out what the firmware sends and its closes (an RST
+//! when it closed with unread data, as lwIP does).
+//!
+//! Every host socket ends one of two ways: the firmware closes it (the model
+//! calls `Wire::close`), or the peer resets it (or a write to it fails). In
+//! the second case the task reports the RST to the model and drops the
+//! socket at once: lwIP frees a connection's pcb on an RST, so the model
+//! never closes it on the wire later, whatever the firmware does with its
+//! socket (see `Lwip::host_reset`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -220,7 +227,7 @@ async fn accept_loop(
             drop(stream);
             continue;
         }
-        let task = tokio::spawn(serve_conn(stream, id, lwip.clone(), rx));
+        let task = tokio::spawn(serve_conn(stream, id, lwip.clone(), table.clone(), rx));
         let mut t = tasks.lock().unwrap();
         t.retain(|h| !h.is_finished());
         t.push(task);
@@ -231,17 +238,27 @@ async fn serve_conn(
     mut stream: TcpStream,
     id: ConnId,
     lwip: Arc<Lwip>,
+    table: Arc<ConnTable>,
     mut rx: mpsc::UnboundedReceiver<WireCmd>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut peer_done = false;
+    // The peer reset the connection, or a write to it failed: it is over on
+    // the wire. The model is told (its recv fails with ECONNRESET, as
+    // esp_http_server expects) and the socket is dropped now: the model will
+    // not ask to close it (`Lwip::host_reset`).
+    let peer_gone = || {
+        table.writers.lock().unwrap().remove(&id);
+        lwip.host_reset(id);
+    };
     loop {
         let window_full = lwip.host_buffered(id).unwrap_or(0) > RX_WINDOW;
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 Some(WireCmd::Data(d)) => {
                     if stream.write_all(&d).await.is_err() {
-                        lwip.host_reset(id);
+                        peer_gone();
+                        break;
                     }
                 }
                 Some(WireCmd::Close { reset }) => {
@@ -261,8 +278,8 @@ async fn serve_conn(
                     lwip.host_data(id, &buf[..n]);
                 }
                 Err(_) => {
-                    peer_done = true;
-                    lwip.host_reset(id);
+                    peer_gone();
+                    break;
                 }
             },
             // The firmware has not drained its receive window yet.
@@ -270,7 +287,8 @@ async fn serve_conn(
         }
     }
     // Dropping the socket closes it: FIN, or RST with the linger set above
-    // (Linux also resets when unread bytes are left in its buffer).
+    // (Linux also resets when unread bytes are left in its buffer). After a
+    // reset it only frees the descriptor.
     drop(stream);
 }
 
