@@ -640,3 +640,58 @@ fn sim_frees_the_socket_of_every_client_that_resets() {
     let mut c = common::connect(port, Duration::from_secs(10)).unwrap();
     common::ws_handshake(&mut c).expect("a handshake after the resets");
 }
+
+#[test]
+fn sim_out_of_descriptors_waits_without_spinning_and_recovers() {
+    const LIMIT: u64 = 64;
+    const BURST: usize = 100;
+    // The idle simulator uses next to no CPU; spinning in accept() takes a
+    // whole core.
+    const IDLE_CPU: Duration = Duration::from_millis(250);
+    let mut cmd = esp_ws();
+    common::limit_descriptors(&mut cmd, LIMIT);
+    let sim = SimChild::spawn(cmd, &[]);
+    sim.lines_until("Returned from app_main()", Duration::ZERO);
+    let pid = sim.pid();
+
+    // More connections than the process may hold descriptors: the kernel
+    // queues those it cannot accept.
+    let burst: Vec<_> = (0..BURST)
+        .map(|i| {
+            common::connect(sim.port, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("connection {i} of the burst: {e}"))
+        })
+        .collect();
+    // It has taken what it can: every descriptor it may have is in use, and
+    // its accept() fails (EMFILE) for the rest.
+    let full = common::wait_for(Duration::from_secs(10), || {
+        common::fd_count(pid) as u64 >= LIMIT
+    });
+    assert!(
+        full,
+        "esp-ws sim holds {} descriptors, never its limit {LIMIT}",
+        common::fd_count(pid)
+    );
+    let cpu = common::cpu_used_over(pid, Duration::from_secs(1));
+    assert!(
+        cpu < IDLE_CPU,
+        "out of descriptors, esp-ws sim used {cpu:?} of CPU in 1 s"
+    );
+
+    // The burst goes away, half with FIN, half with RST.
+    for (i, c) in burst.into_iter().enumerate() {
+        if i % 2 == 0 {
+            drop(c);
+        } else {
+            common::close_with_rst(c);
+        }
+    }
+    let mut c = common::connect(sim.port, Duration::from_secs(10)).unwrap();
+    common::ws_handshake(&mut c).expect("a handshake once the burst has gone");
+    drop(c);
+    let cpu = common::cpu_used_over(pid, Duration::from_secs(1));
+    assert!(
+        cpu < IDLE_CPU,
+        "idle, esp-ws sim used {cpu:?} of CPU in 1 s"
+    );
+}

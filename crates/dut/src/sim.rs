@@ -28,6 +28,15 @@ use tokio::task::JoinHandle;
 /// the socket (TCP flow control does the rest).
 const RX_WINDOW: usize = 64 * 1024;
 
+/// How long the accept loop waits before it tries again after an `accept()`
+/// that failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+/// first wait, doubled on each failure in a row up to the second. The
+/// connections wait meanwhile in the kernel's listen queue, and the loop
+/// does not spin on an error that only time (connections closing) cures.
+/// These are the numbers of Go's `net/http` `Server.Serve`.
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct SimOptions {
     pub profile: Arc<Profile>,
@@ -212,9 +221,30 @@ async fn accept_loop(
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 ) {
     static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut backoff: Option<Duration> = None;
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => {
+                if backoff.take().is_some() {
+                    tracing::info!("the simulator accepts connections again");
+                }
+                stream
+            }
+            Err(e) if accept_error_is_the_connections(&e) => continue,
+            Err(e) => {
+                let wait = match backoff {
+                    None => {
+                        tracing::warn!(
+                            "the simulator cannot accept a connection ({e}); retrying with a back-off of up to {ACCEPT_BACKOFF_MAX:?}"
+                        );
+                        ACCEPT_BACKOFF_FIRST
+                    }
+                    Some(w) => (w * 2).min(ACCEPT_BACKOFF_MAX),
+                };
+                backoff = Some(wait);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -232,6 +262,19 @@ async fn accept_loop(
         t.retain(|h| !h.is_finished());
         t.push(task);
     }
+}
+
+/// An `accept()` error that belongs to one pending connection (it was
+/// aborted or reset before it was taken, or the call was interrupted):
+/// that connection is gone from the queue, so trying again at once makes
+/// progress. Any other error (out of descriptors or memory, or one not
+/// known here) is waited out with a back-off.
+fn accept_error_is_the_connections(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+    ) || e.raw_os_error() == Some(libc::EPROTO)
 }
 
 async fn serve_conn(
