@@ -56,10 +56,16 @@ fn init_tracing(verbose: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // A message that cannot be written is dropped. By default the
+    // subscriber reports a failed write with eprintln!, which panics when
+    // stderr is gone (a parent that read `esp-ws sim`'s announcement and
+    // closed the pipe): the task that logged would die with it, the
+    // simulator's accept loop and its listener among them.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -1,8 +1,11 @@
 //! Helpers shared by the integration tests (each test crate uses some).
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Child;
+use std::time::{Duration, Instant};
 
 /// The `esp-ws` binary under test.
 pub const ESP_WS: &str = env!("CARGO_BIN_EXE_esp-ws");
@@ -143,4 +146,134 @@ pub fn output_within(
             panic!("the command did not finish within {timeout:?}: {cmd:?}");
         }
     }
+}
+/// The descriptors process `pid` holds (the entries of /proc/PID/fd).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"))
+        .count()
+}
+
+/// The descriptors process `pid` holds once the count has stayed the same
+/// for 200 ms (at most 5 s): its number at rest.
+pub fn fd_count_at_rest(pid: u32) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = fd_count(pid);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = fd_count(pid);
+        if now == last || Instant::now() >= deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Polls `ok` every 20 ms until it holds or `max` has passed; whether it held.
+pub fn wait_for(max: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + max;
+    loop {
+        if ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The CPU time process `pid` has used so far: utime + stime of
+/// /proc/PID/stat (fields 14 and 15, in clock ticks).
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/stat: {e}"));
+    // The command name (field 2) is in parentheses and may hold spaces:
+    // count fields after its closing parenthesis (field 3 comes first).
+    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let f: Vec<u64> = rest
+        .split(' ')
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().expect("a tick count"))
+        .collect();
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis((f[0] + f[1]) * 1000 / hz)
+}
+
+/// The CPU time process `pid` uses over the next `window`.
+pub fn cpu_used_over(pid: u32, window: Duration) -> Duration {
+    let before = cpu_time(pid);
+    std::thread::sleep(window);
+    cpu_time(pid).saturating_sub(before)
+}
+
+/// Lowers the descriptor limit (RLIMIT_NOFILE, soft and hard) of the process
+/// `cmd` starts to `n`.
+pub fn limit_descriptors(cmd: &mut std::process::Command, n: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only calls setrlimit, which
+    // is async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// A WebSocket opening handshake for /ws, as a standard client sends it.
+pub const WS_REQUEST: &[u8] = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// The length of esp_http_server's 101 response to [`WS_REQUEST`].
+pub const WS_RESPONSE_LEN: usize = 129;
+
+/// Connects to 127.0.0.1:`port`, every wait on the socket bounded by `max`.
+pub fn connect(port: u16, max: Duration) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), max)?;
+    s.set_read_timeout(Some(max))?;
+    s.set_write_timeout(Some(max))?;
+    Ok(s)
+}
+
+/// Sends [`WS_REQUEST`] and reads the response, which must be a 101.
+pub fn ws_handshake(s: &mut TcpStream) -> std::io::Result<()> {
+    s.write_all(WS_REQUEST)?;
+    let mut b = [0u8; WS_RESPONSE_LEN];
+    s.read_exact(&mut b)?;
+    if b.starts_with(b"HTTP/1.1 101 ") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "not a 101: {:?}",
+            String::from_utf8_lossy(&b)
+        )))
+    }
+}
+
+/// The peer closed or reset the connection (rather than a timeout or a
+/// local failure).
+pub fn closed_by_peer(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe
+    )
+}
+
+/// Closes `s` with an RST instead of a FIN (SO_LINGER {1, 0}), as a client
+/// that aborts its connection does.
+pub fn close_with_rst(s: TcpStream) {
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER");
+    drop(s);
 }

@@ -1,9 +1,16 @@
 //! The simulator target: the firmware model of `esp-ws-sim`, on real TCP.
 //!
 //! A listener accepts connections for the simulated chip; each connection
-//! gets a reader task (bytes into the model's lwIP buffers, FIN and RST as
-//! events) and a writer task (what the firmware sends, and its closes: an
-//! RST when it closed with unread data, as lwIP does).
+//! gets a task that feeds the model's lwIP buffers (bytes, FIN and RST as
+//! events) and carries out what the firmware sends and its closes (an RST
+//! when it closed with unread data, as lwIP does).
+//!
+//! Every host socket ends one of two ways: the firmware closes it (the model
+//! calls `Wire::close`), or the peer resets it (or a write to it fails). In
+//! the second case the task reports the RST to the model and drops the
+//! socket at once: lwIP frees a connection's pcb on an RST, so the model
+//! never closes it on the wire later, whatever the firmware does with its
+//! socket (see `Lwip::host_reset`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +27,15 @@ use tokio::task::JoinHandle;
 /// How much the host buffers for the firmware before it stops reading from
 /// the socket (TCP flow control does the rest).
 const RX_WINDOW: usize = 64 * 1024;
+
+/// How long the accept loop waits before it tries again after an `accept()`
+/// that failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+/// first wait, doubled on each failure in a row up to the second. The
+/// connections wait meanwhile in the kernel's listen queue, and the loop
+/// does not spin on an error that only time (connections closing) cures.
+/// These are the numbers of Go's `net/http` `Server.Serve`.
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct SimOptions {
@@ -205,9 +221,30 @@ async fn accept_loop(
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 ) {
     static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut backoff: Option<Duration> = None;
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => {
+                if backoff.take().is_some() {
+                    tracing::info!("the simulator accepts connections again");
+                }
+                stream
+            }
+            Err(e) if accept_error_is_the_connections(&e) => continue,
+            Err(e) => {
+                let wait = match backoff {
+                    None => {
+                        tracing::warn!(
+                            "the simulator cannot accept a connection ({e}); retrying with a back-off of up to {ACCEPT_BACKOFF_MAX:?}"
+                        );
+                        ACCEPT_BACKOFF_FIRST
+                    }
+                    Some(w) => (w * 2).min(ACCEPT_BACKOFF_MAX),
+                };
+                backoff = Some(wait);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -220,28 +257,51 @@ async fn accept_loop(
             drop(stream);
             continue;
         }
-        let task = tokio::spawn(serve_conn(stream, id, lwip.clone(), rx));
+        let task = tokio::spawn(serve_conn(stream, id, lwip.clone(), table.clone(), rx));
         let mut t = tasks.lock().unwrap();
         t.retain(|h| !h.is_finished());
         t.push(task);
     }
 }
 
+/// An `accept()` error that belongs to one pending connection (it was
+/// aborted or reset before it was taken, or the call was interrupted):
+/// that connection is gone from the queue, so trying again at once makes
+/// progress. Any other error (out of descriptors or memory, or one not
+/// known here) is waited out with a back-off.
+fn accept_error_is_the_connections(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+    ) || e.raw_os_error() == Some(libc::EPROTO)
+}
+
 async fn serve_conn(
     mut stream: TcpStream,
     id: ConnId,
     lwip: Arc<Lwip>,
+    table: Arc<ConnTable>,
     mut rx: mpsc::UnboundedReceiver<WireCmd>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut peer_done = false;
+    // The peer reset the connection, or a write to it failed: it is over on
+    // the wire. The model is told (its recv fails with ECONNRESET, as
+    // esp_http_server expects) and the socket is dropped now: the model will
+    // not ask to close it (`Lwip::host_reset`).
+    let peer_gone = || {
+        table.writers.lock().unwrap().remove(&id);
+        lwip.host_reset(id);
+    };
     loop {
         let window_full = lwip.host_buffered(id).unwrap_or(0) > RX_WINDOW;
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 Some(WireCmd::Data(d)) => {
                     if stream.write_all(&d).await.is_err() {
-                        lwip.host_reset(id);
+                        peer_gone();
+                        break;
                     }
                 }
                 Some(WireCmd::Close { reset }) => {
@@ -261,8 +321,8 @@ async fn serve_conn(
                     lwip.host_data(id, &buf[..n]);
                 }
                 Err(_) => {
-                    peer_done = true;
-                    lwip.host_reset(id);
+                    peer_gone();
+                    break;
                 }
             },
             // The firmware has not drained its receive window yet.
@@ -270,7 +330,8 @@ async fn serve_conn(
         }
     }
     // Dropping the socket closes it: FIN, or RST with the linger set above
-    // (Linux also resets when unread bytes are left in its buffer).
+    // (Linux also resets when unread bytes are left in its buffer). After a
+    // reset it only frees the descriptor.
     drop(stream);
 }
 

@@ -234,6 +234,62 @@ fn sockets_are_numbered_from_the_top_of_newlib_fd_space_and_reused() {
 }
 
 #[test]
+fn a_connection_reset_in_the_listen_backlog_fails_its_accept_and_is_freed() {
+    let b = Bench::new(Level::Debug);
+    // max_open_sockets = 7: the eighth connection waits in lwIP's backlog.
+    for c in 1..=8 {
+        b.connect(c);
+    }
+    let _ = b.take_log();
+    b.chip.lwip().host_reset(8);
+    b.settle();
+    assert!(
+        b.take_log().is_empty(),
+        "httpd does not look at the backlog"
+    );
+    assert!(b.chip.lwip().open_connections().contains(&8));
+    // A session closes: httpd selects the listen socket again, accept()
+    // takes the reset connection and lwip_accept's netconn_peer() fails
+    // with ERR_CONN, i.e. errno ENOTCONN (128).
+    b.chip.lwip().host_eof(1);
+    b.settle();
+    let m = messages(&b.take_log());
+    let in_order = [
+        "D httpd_sess: httpd_sess_delete: fd = 57",
+        "D httpd: httpd_server: processing listen socket 54",
+        "E httpd: httpd_accept_conn: error in accept (128)",
+        "W httpd: httpd_server: error accepting new connection",
+    ];
+    let mut at = 0;
+    for want in in_order {
+        match m[at..].iter().position(|l| l == want) {
+            Some(p) => at += p + 1,
+            None => panic!("missing (in order) {want:?} in:\n{}", m.join("\n")),
+        }
+    }
+    assert!(
+        !m.iter().any(|l| l.contains("newfd")),
+        "no socket is handed out: {m:#?}"
+    );
+    // Freed: the firmware holds it no more, and the host, which dropped its
+    // socket when it reported the RST, is asked for nothing.
+    assert_eq!(
+        b.chip.lwip().open_connections(),
+        (2..=7).collect::<Vec<_>>()
+    );
+    assert_eq!(b.closed(8), None);
+    assert!(b.sent(8).is_empty());
+    // The socket briefly allocated for it is free again: the next client
+    // gets 57, the lowest free one.
+    b.connect(9);
+    let m = messages(&b.take_log());
+    assert!(
+        m.contains(&"D httpd: httpd_accept_conn: newfd = 57".to_string()),
+        "{m:#?}"
+    );
+}
+
+#[test]
 fn echo_and_fin_close_match_the_recorded_firmware_at_info_level() {
     let b = Bench::new(Level::Info);
     b.connect(1);

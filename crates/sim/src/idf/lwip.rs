@@ -15,7 +15,15 @@
 //!   -1/EAGAIN when `SO_RCVTIMEO` expires;
 //! - closing a socket with unread received data resets the connection
 //!   (`tcp_close_shutdown` sends RST when `pcb->rcv_wnd != TCP_WND_MAX`),
-//!   otherwise it is a FIN.
+//!   otherwise it is a FIN;
+//! - an RST ends the connection on the wire at once (the pcb is freed), the
+//!   socket stays until the firmware closes it; a connection reset while it
+//!   waits in the listen backlog is still handed to `accept()`, which fails
+//!   with ENOTCONN (`lwip_accept` in lwip/src/api/sockets.c).
+//!
+//! The host side keeps the other half of that contract: after reporting an
+//! RST ([`Lwip::host_reset`]) it holds nothing for that connection, and the
+//! model never asks it to close one.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -274,7 +282,8 @@ impl Lwip {
         }
     }
 
-    /// `accept()` on a listening socket.
+    /// `accept(fd, &addr, &addrlen)` on a listening socket (esp_http_server's
+    /// `httpd_accept_conn` always asks for the peer's address).
     pub fn accept(&self, fd: Fd) -> Result<Fd, Errno> {
         let mut st = self.lock();
         let i = self.slot(fd).ok_or(Errno::EBADF)?;
@@ -282,6 +291,10 @@ impl Lwip {
             Some(Sock::Listen { backlog, .. }) => backlog.pop_front().ok_or(Errno::EAGAIN)?,
             _ => return Err(Errno::EBADF),
         };
+        // A connection the peer reset while it waited in the backlog is still
+        // there: err_tcp() (api_msg.c) only marks its netconn and frees the
+        // pcb, and netconn_accept() hands it out all the same.
+        let was_reset = st.conns.get(&conn).is_none_or(|c| c.reset);
         match self.alloc(
             &mut st,
             Sock::Tcp {
@@ -289,12 +302,27 @@ impl Lwip {
                 rcvtimeo: None,
             },
         ) {
+            Ok(new) if was_reset => {
+                // lwip_accept() then asks netconn_peer() for the address, which
+                // fails with ERR_CONN (lwip_netconn_do_getaddr: no pcb); the
+                // new socket is freed again (free_socket) and accept() fails
+                // with err_to_errno(ERR_CONN) = ENOTCONN. Nothing goes on the
+                // wire: the pcb went with the RST.
+                if let Some(j) = self.slot(new) {
+                    st.slots[j] = None;
+                }
+                st.conns.remove(&conn);
+                Err(Errno::ENOTCONN)
+            }
             Ok(new) => Ok(new),
             Err(e) => {
-                // No socket left: lwIP aborts the new connection.
+                // No socket left: lwIP aborts the new connection (unless the
+                // peer has reset it already: then there is nothing to abort).
                 st.conns.remove(&conn);
                 drop(st);
-                self.wire.close(conn, true);
+                if !was_reset {
+                    self.wire.close(conn, true);
+                }
                 Err(e)
             }
         }
@@ -385,6 +413,8 @@ impl Lwip {
         let sock = st.slots[i].take().ok_or(Errno::EBADF)?;
         let mut to_close = Vec::new();
         match sock {
+            // A reset connection has no pcb left to close (err_tcp()): the
+            // host dropped it when it reported the RST.
             Sock::Tcp { conn, .. } => {
                 if let Some(c) = st.conns.remove(&conn)
                     && !c.reset
@@ -394,8 +424,9 @@ impl Lwip {
             }
             Sock::Listen { backlog, .. } => {
                 for conn in backlog {
-                    st.conns.remove(&conn);
-                    to_close.push((conn, true));
+                    if st.conns.remove(&conn).is_some_and(|c| !c.reset) {
+                        to_close.push((conn, true));
+                    }
                 }
             }
             Sock::Udp { .. } => {}
@@ -482,16 +513,18 @@ impl Lwip {
     }
 
     /// The peer reset the connection (or the host could not write to it).
+    /// The host has let go of the connection: lwIP frees the pcb on an RST
+    /// (tcp_input(), `TF_RESET`), so nothing the firmware does with the socket
+    /// afterwards reaches the wire, and its `close()` calls no `Wire::close`.
+    ///
+    /// A connection still in the listen backlog stays there: lwIP has already
+    /// queued its netconn on the listener (accept_function() in api_msg.c),
+    /// and the RST only marks it (err_tcp()). The firmware's next `accept()`
+    /// takes it and fails (see [`Lwip::accept`]), which frees it.
     pub fn host_reset(&self, conn: ConnId) {
         let mut st = self.lock();
         if let Some(c) = st.conns.get_mut(&conn) {
             c.reset = true;
-        }
-        // A connection still in the backlog is gone from lwIP's point of view.
-        for sock in st.slots.iter_mut().flatten() {
-            if let Sock::Listen { backlog, .. } = sock {
-                backlog.retain(|&c| c != conn);
-            }
         }
         self.host_event(&mut st);
     }
