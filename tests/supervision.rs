@@ -24,6 +24,19 @@ fn alive(pid: i32) -> bool {
     }
 }
 
+/// The child of `pid` whose command line begins with `argv` (so that the
+/// guard esp-ws forks for a child's process group, a copy of esp-ws with
+/// esp-ws's command line, or a shell's fork before its exec is not taken
+/// for the program).
+fn child_running(pid: i32, argv: &[&str]) -> Option<i32> {
+    children_of(pid).into_iter().find(|&c| {
+        std::fs::read_to_string(format!("/proc/{c}/cmdline")).is_ok_and(|cmd| {
+            let args: Vec<&str> = cmd.split('\0').take(argv.len()).collect();
+            args == argv
+        })
+    })
+}
+
 fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
@@ -364,6 +377,14 @@ fn a_target_that_never_gets_ready_is_stopped_after_the_boot_timeout() {
 /// Starts `esp-ws run --target exec -- esp-ws sim` on a scenario that sleeps,
 /// and returns esp-ws and the pid of its sim child once the run is under way.
 fn start_sleeping_run(t: &Path) -> (Reap, i32) {
+    start_sleeping_run_of(t, &[ESP_WS, "sim", "--port", "{port}"])
+}
+
+/// [`start_sleeping_run`] with `program` as the target (it must run
+/// `esp-ws sim` on `{port}`, at some depth): returns esp-ws and its direct
+/// child (found by the program's first two words) once the run is under
+/// way.
+fn start_sleeping_run_of(t: &Path, program: &[&str]) -> (Reap, i32) {
     let sc = t.join("sleepy.json");
     write(
         &sc,
@@ -374,7 +395,8 @@ fn start_sleeping_run(t: &Path) -> (Reap, i32) {
         .arg(&sc)
         .args(["--target", "exec", "--artifacts"])
         .arg(t.join("art"))
-        .args(["--", ESP_WS, "sim", "--port", "{port}"])
+        .arg("--")
+        .args(program)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -387,17 +409,27 @@ fn start_sleeping_run(t: &Path) -> (Reap, i32) {
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("Starting"), "{first}");
     std::thread::spawn(move || for _ in lines {});
-    let mut sim = None;
-    wait_until("the sim child", Duration::from_secs(20), || {
-        sim = children_of(pid).into_iter().find(|&c| {
-            std::fs::read_to_string(format!("/proc/{c}/cmdline"))
-                .is_ok_and(|cmd| cmd.contains("sim"))
-        });
-        sim.is_some()
+    let mut target = None;
+    wait_until("the target child", Duration::from_secs(20), || {
+        target = child_running(pid, &program[..2]);
+        target.is_some()
     });
     // Let the scenario reach its sleep.
     std::thread::sleep(Duration::from_millis(500));
-    (Reap(child), sim.unwrap())
+    (Reap(child), target.unwrap())
+}
+
+/// A process the test itself kills on its way out, whether it passed or not.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
 }
 
 fn signal(pid: i32, sig: &str) {
@@ -455,6 +487,37 @@ fn sigkill_of_esp_ws_still_takes_the_child_down() {
     // PR_SET_PDEATHSIG: the kernel kills the orphan.
     wait_until("the sim child to be gone", Duration::from_secs(5), || {
         !alive(sim)
+    });
+}
+
+/// The parent-death signal reaches only the direct child (here bash), so
+/// the `esp-ws sim` that bash started must be taken down by the guard
+/// process that holds the child's process group (process.rs).
+#[test]
+fn sigkill_of_esp_ws_takes_the_grandchildren_down_too() {
+    let t = tempfile::tempdir().unwrap();
+    // Not the last command of the script, so bash forks for it instead of
+    // replacing itself: the sim is bash's child, esp-ws's grandchild.
+    let script = format!("{ESP_WS} sim --port \"$0\" --log-level debug; echo done");
+    let (esp, bash) = start_sleeping_run_of(t.path(), &["bash", "-c", &script, "{port}"]);
+    let mut sim = None;
+    wait_until("the sim grandchild", Duration::from_secs(20), || {
+        sim = child_running(bash, &[ESP_WS, "sim"]);
+        sim.is_some()
+    });
+    // Should the guard fail, the test must not leave the sim behind.
+    let sim = sim.unwrap();
+    let _cleanup = KillOnDrop(sim);
+    assert!(alive(sim));
+    signal(esp.0.id() as i32, "-KILL");
+    ends_within(esp, Duration::from_secs(5));
+    wait_until(
+        "the sim grandchild to be gone",
+        Duration::from_secs(5),
+        || !alive(sim),
+    );
+    wait_until("the bash child to be gone", Duration::from_secs(5), || {
+        !alive(bash)
     });
 }
 

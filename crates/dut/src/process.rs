@@ -12,12 +12,42 @@
 //! - if esp-ws itself is killed outright (SIGKILL), the kernel delivers
 //!   SIGKILL to each child (`PR_SET_PDEATHSIG`). That signal follows the
 //!   *thread* that forked, so every child is forked by one thread that lives
-//!   as long as the process.
+//!   as long as the process. It reaches the direct child only (a wrapper
+//!   script, not the QEMU or `esp-ws sim` the script started), so
+//! - each child's process group has a *guard*: a small process that kills
+//!   the whole group with SIGKILL once esp-ws is gone ([`Guard`]).
+//!
+//! Why a guard forked from esp-ws, and not one of the alternatives:
+//! - re-executing esp-ws in a hidden supervisor mode would not work where
+//!   the process is not esp-ws (the tests of this crate run a test binary),
+//!   and a supervisor standing between esp-ws and the child would have to
+//!   relay its exit status, its output and the signals of the normal stop;
+//! - cgroups need a delegated hierarchy (root, or a systemd user slice),
+//!   which containers and plain shells often do not have;
+//! - a PID namespace needs user namespaces, which are often disabled;
+//! - the guard needs nothing but `fork`: it works for any user, as root too,
+//!   and leaves the child as it was (esp-ws's child, the leader of its
+//!   group, stopped by the normal escalation, its status and stderr read by
+//!   esp-ws itself).
+//!
+//! The guard learns that esp-ws is gone from a socket pair: esp-ws holds
+//! one end (close-on-exec, so no program it runs keeps it open), the guard
+//! the other. However esp-ws dies, the kernel closes its end, and the guard
+//! reads end-of-file. Before its exec the child sends its pid (its group's
+//! number) over the pair, so there is no moment when the program runs, and
+//! may fork, with a guard that does not know its group. When the job ends,
+//! esp-ws sends a dismissal ([`Guard::dismiss`]): the guard exits without
+//! killing, so it never outlives its job and never signals a group number
+//! that may have been reused; esp-ws reaps it. What a guard cannot catch is
+//! what leaves the group on purpose (`setsid`, a daemon); nor can the normal
+//! stop.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -104,10 +134,13 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
     })
 }
 
-fn spawn_from_spawner(mut cmd: Command) -> std::io::Result<Child> {
+/// Forks `cmd` from the spawner thread, as the leader of a process group of
+/// its own, and tells `guard` its group before the program runs.
+fn spawn_from_spawner(mut cmd: Command, guard: &Guard) -> std::io::Result<Child> {
     let parent = nix::unistd::getpid();
-    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between
-    // fork and exec.
+    let lifeline = guard.lifeline_fd();
+    // SAFETY: only async-signal-safe calls (prctl, getppid, getpid, send,
+    // _exit) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
@@ -116,6 +149,18 @@ fn spawn_from_spawner(mut cmd: Command) -> std::io::Result<Child> {
             // The parent may have died before prctl took effect.
             if libc::getppid() != parent.as_raw() {
                 libc::_exit(1);
+            }
+            // `process_group(0)`: the group's number is the child's pid.
+            let group = libc::getpid().to_ne_bytes();
+            let sent = libc::send(
+                lifeline,
+                group.as_ptr().cast(),
+                group.len(),
+                libc::MSG_NOSIGNAL,
+            );
+            if sent != group.len() as isize {
+                // The guard is gone: no program runs unguarded.
+                return Err(std::io::Error::from_raw_os_error(libc::EPIPE));
             }
             Ok(())
         });
@@ -129,6 +174,188 @@ fn spawn_from_spawner(mut cmd: Command) -> std::io::Result<Child> {
         .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
     rx.recv()
         .map_err(|_| std::io::Error::other("the spawner thread did not answer"))?
+}
+
+/// The name guard processes carry (`/proc/<pid>/comm`, `ps`), so that one
+/// can be told from the esp-ws it is a copy of.
+pub const GUARD_NAME: &std::ffi::CStr = c"esp-ws-guard";
+
+/// esp-ws's side of the guard of one child's process group (see the module
+/// comment): its end of the socket pair, and the guard's pid, to reap it.
+/// Dropped without [`Guard::dismiss`], it lets the guard kill the group (an
+/// early return between the spawn and the reaper).
+struct Guard {
+    lifeline: Option<UnixStream>,
+    pid: libc::pid_t,
+}
+
+impl Guard {
+    /// Forks the guard. It is forked from a process with many threads, so
+    /// the copy runs only async-signal-safe code ([`guard_main`]).
+    fn start() -> std::io::Result<Guard> {
+        // Close-on-exec, both ends: no program esp-ws runs holds either.
+        let (lifeline, guard_end) = UnixStream::pair()?;
+        // SAFETY: the child branch calls guard_main, which never returns
+        // into Rust code and calls only async-signal-safe functions.
+        match unsafe { libc::fork() } {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => unsafe { guard_main(guard_end.as_raw_fd()) },
+            pid => Ok(Guard {
+                lifeline: Some(lifeline),
+                pid,
+            }),
+        }
+    }
+
+    fn lifeline_fd(&self) -> RawFd {
+        self.lifeline.as_ref().map_or(-1, |l| l.as_raw_fd())
+    }
+
+    /// The job is over (the group's leader reaped and the rest of the group
+    /// killed, or the spawn failed): the guard exits without killing.
+    fn dismiss(self) {
+        if let Some(l) = &self.lifeline {
+            let done = (0 as libc::pid_t).to_ne_bytes();
+            // MSG_NOSIGNAL: a guard killed by hand must not raise SIGPIPE.
+            // SAFETY: a valid socket and a buffer of that length.
+            unsafe {
+                libc::send(
+                    l.as_raw_fd(),
+                    done.as_ptr().cast(),
+                    done.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+        }
+    }
+}
+
+impl Drop for Guard {
+    /// Closes esp-ws's end (the guard reads a dismissal, or end-of-file and
+    /// kills the group) and reaps the guard, which exits at once either
+    /// way; one that does not within a second (stopped by hand) is killed,
+    /// and left to init if even that is not reaped.
+    fn drop(&mut self) {
+        drop(self.lifeline.take());
+        let reaped = |timeout: Duration| {
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                let mut status = 0;
+                // SAFETY: waitpid on our own child.
+                match unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) } {
+                    0 if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
+                    0 => return false,
+                    // Reaped, or not ours to reap any more (ECHILD).
+                    _ => return true,
+                }
+            }
+        };
+        if !reaped(Duration::from_secs(1)) {
+            tracing::warn!(pid = self.pid, "a guard process did not exit; killing it");
+            // SAFETY: our own, unreaped child: the pid is still its.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            reaped(Duration::from_secs(1));
+        }
+    }
+}
+
+/// The guard: learns its group, then waits, and kills the group if esp-ws
+/// goes away without dismissing it. A copy of esp-ws made by fork while
+/// other threads ran (they do not exist here, and may have held locks): it
+/// calls only async-signal-safe functions, allocates nothing, never returns.
+unsafe fn guard_main(end: RawFd) -> ! {
+    unsafe {
+        // A group of its own: out of esp-ws's group, the keys of a terminal
+        // (Ctrl-C, Ctrl-Z) and a job-control `kill %1` do not reach it.
+        libc::setpgid(0, 0);
+        // esp-ws's signal handlers (tokio's, for SIGINT and SIGTERM) must not
+        // run in this copy: the defaults first. Then ignore what a terminal
+        // or a tidy-up by name (`pkill esp-ws`) sends, so that only the end
+        // of its job or SIGKILL ends the guard.
+        for sig in 1..=64 {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+        for sig in [
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTERM,
+            libc::SIGPIPE,
+        ] {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_IGN;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+        libc::prctl(libc::PR_SET_NAME, GUARD_NAME.as_ptr());
+        // Every other descriptor goes: esp-ws's end of this very pair (held,
+        // it would keep end-of-file from ever coming), and the pipes, files,
+        // sockets and listeners esp-ws holds (their readers wait for
+        // end-of-file, their ports must be freed when esp-ws ends).
+        close_all_but(end);
+        let read = |buf: &mut [u8]| -> usize {
+            let mut got = 0;
+            while got < buf.len() {
+                let n = libc::read(end, buf[got..].as_mut_ptr().cast(), buf.len() - got);
+                if n > 0 {
+                    got += n as usize;
+                } else if n == 0 || errno() != libc::EINTR {
+                    break;
+                }
+            }
+            got
+        };
+        // Messages of one pid_t each: a group, from the child before its
+        // exec (again from each attempt of a spawn retried after ETXTBSY:
+        // the last one counts), or 0, the dismissal.
+        let mut group: libc::pid_t = 0;
+        loop {
+            let mut msg = [0u8; 4];
+            if read(&mut msg) < msg.len() {
+                // End-of-file (or an error, which only a peer that is gone
+                // causes): esp-ws ended without dismissing the guard. No
+                // group yet: no child got as far as its exec. Never 1 or
+                // less: kill(-1) would be every process there is.
+                if group > 1 {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+                break;
+            }
+            match libc::pid_t::from_ne_bytes(msg) {
+                0 => break,
+                g => group = g,
+            }
+        }
+        libc::_exit(0)
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Closes every file descriptor but `keep`; async-signal-safe.
+unsafe fn close_all_but(keep: RawFd) {
+    let keep = keep as u32;
+    let close_range = |first: u32, last: u32| unsafe {
+        libc::syscall(libc::SYS_close_range, first, last, 0u32) == 0
+    };
+    if (keep == 0 || close_range(0, keep - 1)) && close_range(keep + 1, u32::MAX) {
+        return;
+    }
+    // Before Linux 5.9: one by one, up to the limit on descriptors.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(1 << 20) as u32
+    } else {
+        1024
+    };
+    for fd in (0..max).filter(|&fd| fd != keep) {
+        unsafe { libc::close(fd as i32) };
+    }
 }
 
 /// A running child process and its captured output.
@@ -162,8 +389,19 @@ impl Supervised {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let program = format!("{:?}", cmd.get_program());
-        let mut child = spawn_from_spawner(cmd)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {program}: {e}")))?;
+        let cannot = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("cannot start {program}: {e}"))
+        };
+        let guard = Guard::start().map_err(cannot)?;
+        let mut child = match spawn_from_spawner(cmd, &guard) {
+            Ok(c) => c,
+            Err(e) => {
+                // The group, if the child sent it, is gone already (std
+                // reaped the child whose exec failed): nothing to kill.
+                guard.dismiss();
+                return Err(cannot(e));
+            }
+        };
         let pid = child.id() as i32;
         registry().lock().unwrap_or_else(|e| e.into_inner()).insert(
             pid,
@@ -238,6 +476,9 @@ impl Supervised {
                     .remove(&pid);
                 // Whatever the leader left behind in its group goes too.
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                // Before the status is published: whoever sees the exit
+                // sees no guard either.
+                guard.dismiss();
                 let _ = tx.send(Some(status));
             })?;
         Ok(Supervised {
