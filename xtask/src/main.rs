@@ -1,9 +1,12 @@
 //! `cargo xtask`: the project's own commands (rust-analyzer's xtask pattern:
 //! plain Rust instead of shell scripts, run with `cargo xtask <command>`).
 
+mod bench;
 mod firmware;
+mod fuzz;
 mod real_firmware;
 mod snapshots;
+mod soak;
 
 use std::process::{Command, ExitCode};
 
@@ -50,6 +53,21 @@ enum Cmd {
     /// Replay sessions recorded on real firmware against the simulator and
     /// show where the bytes, closes or the debug log differ.
     CompareRealFirmware(real_firmware::Args),
+    /// Measure speed and memory as ratios taken side by side (writes
+    /// target/bench/bench.json); exits 1 when a target is missed.
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The measuring half of `bench`, run from an optimised build.
+    #[command(hide = true)]
+    BenchRun,
+    /// Fuzz one target with cargo-bolero's libFuzzer engine (stable Rust),
+    /// its corpus seeded from the scenarios and the recorded sessions.
+    Fuzz(fuzz::Args),
+    /// Run the whole suite N times (every other run impaired) and report
+    /// flaky scenarios and whatever the runs left behind.
+    Soak(soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +81,10 @@ fn main() -> ExitCode {
         Cmd::BuildFirmware(a) => firmware::run(a, std::env::var_os("IDF_PATH").map(Into::into)),
         Cmd::Snapshots { args } => snapshots::run(&args),
         Cmd::CompareRealFirmware(a) => real_firmware::run(a),
+        Cmd::Bench { args } => bench::run(&args),
+        Cmd::BenchRun => bench::measure(),
+        Cmd::Fuzz(a) => fuzz::run(a),
+        Cmd::Soak(a) => soak::run(a),
     };
     match result {
         Ok(code) => code,
@@ -79,7 +101,7 @@ const TEST: &[&str] = &["run", "scenarios"];
 const QEMU_TEST: &[&str] = &["run", "scenarios", "--target", "qemu"];
 const BOARD_TEST: &[&str] = &["run", "scenarios", "--target", "board"];
 
-fn project_root() -> std::path::PathBuf {
+pub fn project_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the project root")
