@@ -119,6 +119,39 @@ pub(crate) fn from_serde(
     }
 }
 
+/// [`from_serde`] for an error found in a slice of `text` that starts at
+/// byte `offset`: its line and column are made the file's.
+pub(crate) fn from_serde_at(
+    text: &str,
+    file: &str,
+    path: &[PathSegment],
+    inner: serde_json::Error,
+    offset: usize,
+) -> ScenarioError {
+    let before = &text[..offset];
+    let base_line = before.matches('\n').count() + 1;
+    let base_byte_col = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+    let (line, byte_column) = (inner.line(), inner.column());
+    let mut message = inner.to_string();
+    let suffix = format!(" at line {line} column {byte_column}");
+    if let Some(stripped) = message.strip_suffix(&suffix) {
+        message = stripped.to_owned();
+    }
+    let abs_line = base_line + line.saturating_sub(1);
+    let abs_byte_col = if line <= 1 {
+        base_byte_col + byte_column
+    } else {
+        byte_column
+    };
+    ScenarioError {
+        file: file.to_owned(),
+        line: abs_line,
+        column: char_column(text, abs_line, abs_byte_col).max(1),
+        field: format_path(path),
+        message,
+    }
+}
+
 /// Converts serde_json's byte column on a 1-based line into a character column.
 fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
     let Some(line_text) = line.checked_sub(1).and_then(|i| text.split('\n').nth(i)) else {

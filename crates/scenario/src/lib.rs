@@ -39,7 +39,8 @@ pub fn parse_str(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioError>>
         Ok(raw) => raw,
         Err(err) => {
             let path = error::convert_path(err.path());
-            return Err(vec![error::from_serde(text, file, &path, err.into_inner())]);
+            let first = error::from_serde(text, file, &path, err.into_inner());
+            return Err(with_every_step_error(text, file, first));
         }
     };
     // Trailing garbage after the top-level object (e.g. a pasted second
@@ -48,6 +49,43 @@ pub fn parse_str(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioError>>
         return Err(vec![error::from_serde(text, file, &[], err)]);
     }
     validate::validate(raw, text, file)
+}
+
+/// serde stops at the first structural error; the steps are independent
+/// of each other, so each is read on its own as well and every step's
+/// first error is reported, in document order, with the first error of
+/// the file (which may lie outside the steps). Text that is not JSON at all
+/// gives its one syntax error.
+fn with_every_step_error(text: &str, file: &str, first: ScenarioError) -> Vec<ScenarioError> {
+    #[derive(serde::Deserialize)]
+    struct Steps<'a> {
+        #[serde(borrow)]
+        steps: Vec<&'a serde_json::value::RawValue>,
+    }
+    let mut errors = vec![first];
+    let Ok(doc) = serde_json::from_str::<Steps<'_>>(text) else {
+        return errors;
+    };
+    for (i, step) in doc.steps.iter().enumerate() {
+        let slice = step.get();
+        // The step's text is a slice of the file's: where it starts.
+        let offset = slice.as_ptr() as usize - text.as_ptr() as usize;
+        let mut de = serde_json::Deserializer::from_str(slice);
+        let Err(err) = serde_path_to_error::deserialize::<_, raw::RawStep>(&mut de) else {
+            continue;
+        };
+        let mut path = vec![PathSegment::Key("steps".into()), PathSegment::Index(i)];
+        path.extend(error::convert_path(err.path()));
+        let e = error::from_serde_at(text, file, &path, err.into_inner(), offset);
+        if !errors
+            .iter()
+            .any(|x| (x.line, x.column, &x.field) == (e.line, e.column, &e.field))
+        {
+            errors.push(e);
+        }
+    }
+    errors.sort_by_key(|e| (e.line, e.column));
+    errors
 }
 
 /// The largest scenario file read: far beyond any hand-written scenario

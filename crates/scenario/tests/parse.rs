@@ -556,7 +556,7 @@ fn connections_and_variables_flow_forward() {
 }
 
 #[test]
-fn serde_errors_stop_at_the_first() {
+fn validation_waits_until_the_structure_is_right() {
     let errors = parse_str(r#"{"version": "1", "steps": [{"send": {}}]}"#, "x.json").unwrap_err();
     // Only the type error: the undefined connection is never reached.
     assert_eq!(errors.len(), 1);
@@ -620,4 +620,33 @@ fn a_file_name_that_cannot_name_a_snapshot_needs_a_plain_name() {
     );
     let named = r#"{"version": 1, "name": "my-scenario_1.2", "steps": [{"open": {}}]}"#;
     assert!(esp_ws_scenario::parse_str(named, "dir/my scenario.json").is_ok());
+}
+
+#[test]
+fn every_step_with_a_structural_error_is_reported_with_its_place() {
+    let text = "{\n  \"version\": 1,\n  \"timeout\": 5,\n  \"steps\": [\n    {\"open\": {}},\n    {\"sned\": {}},\n    {\"send\": {\"fin\": \"yes\"}},\n    {\"sleep\": {\"ms\": 1}},\n    {\"expect_frame\": {\"opcode\": \"text\", \"txt\": \"hi\"}}\n  ]\n}\n";
+    let errors: Vec<String> = parse_str(text, "x.json")
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("x.json:3:11: timeout: unknown field `timeout`"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1].starts_with("x.json:6:11: steps[1]: unknown variant `sned`"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[2].starts_with(
+            "x.json:7:26: steps[2].send.fin: invalid type: string \"yes\", expected a boolean"
+        ),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[3].starts_with("x.json:9:45: steps[4].expect_frame.txt: unknown field `txt`"),
+        "{errors:#?}"
+    );
 }
