@@ -688,6 +688,29 @@ fn an_image_size_the_qemu_version_refuses_is_an_input_error() {
     assert!(e.contains("accepts 4MB images only"), "{e}");
 }
 
+/// `qemu-test` in a checkout where nothing was built yet: the error says
+/// what to build and what to pass.
+#[test]
+fn a_missing_firmware_says_how_to_build_it() {
+    let t = tempfile::tempdir().unwrap();
+    let qemu = qemu_stand_in(t.path(), "9.2.2 (esp_develop_9.2.2_20250817)");
+    let out = esp_ws()
+        .current_dir(t.path())
+        .args(["run", "--target", "qemu", "--qemu"])
+        .arg(&qemu)
+        .arg(root().join("scenarios/esp-http-server/frame-echo-text.json"))
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--firmware build: no such build directory or flash image (--firmware is ./build unless given)"),
+        "{e}"
+    );
+    assert!(e.contains("cargo xtask build-firmware"), "{e}");
+    assert!(e.contains("--firmware build-qemu"), "{e}");
+}
+
 #[test]
 fn flash_image_assembles_a_build_directory_and_rejects_a_broken_one() {
     let t = tempfile::tempdir().unwrap();

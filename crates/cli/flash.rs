@@ -45,6 +45,16 @@ fn assemble(dir: &Path, size: Option<FlashSize>) -> Result<esp_ws_image::Assembl
 /// The flash image QEMU boots, from a build directory or a merged image.
 /// The user's files are only read.
 pub fn load_firmware(path: &Path, size: Option<FlashSize>) -> Result<Vec<u8>, String> {
+    if !path.exists() {
+        return Err(format!(
+            "--firmware {}: no such build directory or flash image (--firmware is ./build unless given). \
+             Build the firmware for QEMU first: in this repository `cargo xtask build-firmware [--project DIR]` \
+             builds into target/firmware/<project> and prints the --firmware to pass; in a firmware project, \
+             `idf.py -B build-qemu -DSDKCONFIG=build-qemu/sdkconfig -DSDKCONFIG_DEFAULTS=\"sdkconfig.defaults;sdkconfig.qemu\" build`, \
+             then --firmware build-qemu (README: Firmware CI with QEMU)",
+            path.display()
+        ));
+    }
     if path.is_dir() {
         let dir = build_dir_of(path).ok_or_else(|| {
             format!(

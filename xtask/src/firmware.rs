@@ -56,6 +56,9 @@ pub fn idf_py_command(
     cmd
 }
 
+/// Where the example is built by default (and where `qemu-test` looks).
+pub const DEFAULT_BUILD_DIR: &str = "target/firmware/ws_echo_server";
+
 pub fn run(args: Args, idf_path: Option<PathBuf>) -> Result<ExitCode> {
     let Some(idf_path) = idf_path else {
         bail!(

@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     std::env::set_current_dir(&root).expect("cd to the project root");
     let result = match cli.cmd {
         Cmd::Test { args } => esp_ws(TEST, &args),
-        Cmd::QemuTest { args } => esp_ws(QEMU_TEST, &args),
+        Cmd::QemuTest { args } => esp_ws(QEMU_TEST, &qemu_test_args(args)),
         Cmd::BoardTest { args } => esp_ws(BOARD_TEST, &args),
         Cmd::BuildFirmware(a) => firmware::run(a, std::env::var_os("IDF_PATH").map(Into::into)),
         Cmd::Snapshots { args } => snapshots::run(&args),
@@ -100,6 +100,20 @@ fn main() -> ExitCode {
 const TEST: &[&str] = &["run", "scenarios"];
 const QEMU_TEST: &[&str] = &["run", "scenarios", "--target", "qemu"];
 const BOARD_TEST: &[&str] = &["run", "scenarios", "--target", "board"];
+
+/// `qemu-test`'s arguments: the firmware `build-firmware` built by default,
+/// when the caller names none and it is there.
+fn qemu_test_args(mut args: Vec<String>) -> Vec<String> {
+    let named = args
+        .iter()
+        .any(|a| a == "--firmware" || a.starts_with("--firmware="));
+    let built = std::path::Path::new(firmware::DEFAULT_BUILD_DIR);
+    if !named && built.join("flasher_args.json").is_file() {
+        eprintln!("qemu-test: the firmware built by build-firmware, {}", built.display());
+        args.extend(["--firmware".into(), built.display().to_string()]);
+    }
+    args
+}
 
 pub fn project_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

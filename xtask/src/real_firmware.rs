@@ -51,6 +51,14 @@ impl Wire for RecWire {
 fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
+        if !p.exists() {
+            bail!(
+                "{}: no such file or folder. The recordings are JSON transcripts of sessions with real firmware \
+                 (bytes each side sent, closes, serial log); the project's CI keeps them beside the repository, \
+                 in ../shared/real-firmware/v5.5.5/ and ../shared/real-firmware/master/",
+                p.display()
+            );
+        }
         if p.is_dir() {
             let mut v: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("reading {}", p.display()))?
