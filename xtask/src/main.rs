@@ -126,9 +126,10 @@ pub fn project_root() -> std::path::PathBuf {
 pub fn esp_ws(first: &[&str], rest: &[String]) -> anyhow::Result<ExitCode> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
+        // Not --quiet: a first build takes minutes, and cargo's progress
+        // says what is going on.
         .args([
             "run",
-            "--quiet",
             "--package",
             "esp-ws",
             "--bin",
