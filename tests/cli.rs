@@ -835,3 +835,34 @@ fn sim_out_of_descriptors_waits_without_spinning_and_recovers() {
         "idle, esp-ws sim used {cpu:?} of CPU in 1 s"
     );
 }
+
+#[test]
+fn version_names_the_commit_and_completions_are_scripts_for_each_shell() {
+    let out = run(esp_ws().arg("--version"));
+    let v = text(&out.stdout);
+    assert!(
+        v.starts_with(&format!("esp-ws {} (", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(common::root())
+        .output();
+    if let Ok(h) = head
+        && h.status.success()
+    {
+        let commit = text(&h.stdout).trim().to_string();
+        assert!(v.contains(&commit), "{v} does not name {commit}");
+    }
+    for (shell, mark) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef esp-ws"),
+        ("fish", "complete -c esp-ws"),
+    ] {
+        let out = run(esp_ws().args(["completions", shell]));
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(script.contains("validate"), "{shell}: no subcommands");
+    }
+}

@@ -13,7 +13,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "esp-ws",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ESP_WS_GIT_COMMIT"), ")"),
     about = "Simulator and conformance harness for WebSocket servers on the ESP32 (ESP-IDF esp_http_server)",
     long_about = None
 )]
@@ -42,6 +42,8 @@ enum Cmd {
     Schema,
     /// Assemble the flash image QEMU boots from an ESP-IDF build directory.
     FlashImage(flash::FlashImageArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Exit code for a usage or input error (bad arguments, bad scenario file,
@@ -98,6 +100,10 @@ fn main() -> ExitCode {
         Cmd::Sim(a) => sim::main(a),
         Cmd::Validate { paths } => run::validate(&paths),
         Cmd::FlashImage(a) => flash::main(a),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "esp-ws", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Cmd::Schema => {
             let schema = esp_ws_scenario::json_schema();
             println!(

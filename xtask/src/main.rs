@@ -109,7 +109,10 @@ fn qemu_test_args(mut args: Vec<String>) -> Vec<String> {
         .any(|a| a == "--firmware" || a.starts_with("--firmware="));
     let built = std::path::Path::new(firmware::DEFAULT_BUILD_DIR);
     if !named && built.join("flasher_args.json").is_file() {
-        eprintln!("qemu-test: the firmware built by build-firmware, {}", built.display());
+        eprintln!(
+            "qemu-test: the firmware built by build-firmware, {}",
+            built.display()
+        );
         args.extend(["--firmware".into(), built.display().to_string()]);
     }
     args
@@ -128,14 +131,7 @@ pub fn esp_ws(first: &[&str], rest: &[String]) -> anyhow::Result<ExitCode> {
     let status = Command::new(cargo)
         // Not --quiet: a first build takes minutes, and cargo's progress
         // says what is going on.
-        .args([
-            "run",
-            "--package",
-            "esp-ws",
-            "--bin",
-            "esp-ws",
-            "--",
-        ])
+        .args(["run", "--package", "esp-ws", "--bin", "esp-ws", "--"])
         .args(first)
         .args(rest)
         .status()?;
