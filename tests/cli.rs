@@ -169,6 +169,14 @@ fn new_snapshots_wait_for_review_and_accept_makes_them_pass() {
     assert_eq!(first.status.code(), Some(1), "{}", text(&first.stdout));
     let pending = dir.path().join("snapshots/echo.snap.new");
     assert!(pending.exists(), "{}", text(&first.stdout));
+    // With no old snapshot to diff against, the new one is shown whole.
+    assert!(
+        text(&first.stdout).contains("    + serial log (info and above):"),
+        "{}",
+        text(&first.stdout)
+    );
+    let pending_text = std::fs::read_to_string(&pending).unwrap();
+    assert!(!pending_text.contains("assertion_line"), "{pending_text}");
     assert!(text(&first.stdout).ends_with(&format!(
         "0 passed, 1 failed\nartifacts: {}\n",
         art.join(std::fs::read_dir(&art).unwrap().next().unwrap().unwrap().file_name())
@@ -183,8 +191,10 @@ fn new_snapshots_wait_for_review_and_accept_makes_them_pass() {
         .arg(&art));
     assert!(accept.status.success(), "{}", text(&accept.stdout));
     let snap = std::fs::read_to_string(dir.path().join("snapshots/echo.snap")).unwrap();
+    // Its source is the scenario, not a test harness.
+    let scenario = dir.path().join("echo.json");
     assert!(
-        snap.starts_with("---\nsource: tests/scenarios.rs\n"),
+        snap.starts_with(&format!("---\nsource: {}\n", scenario.display())),
         "{snap}"
     );
     assert!(
@@ -864,5 +874,61 @@ fn version_names_the_commit_and_completions_are_scripts_for_each_shell() {
         let script = text(&out.stdout);
         assert!(script.contains(mark), "{shell}: {script}");
         assert!(script.contains("validate"), "{shell}: no subcommands");
+    }
+}
+
+#[test]
+fn insta_force_pass_passes_a_changed_snapshot_but_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join("art");
+    let f = dir.path().join("echo.json");
+    write(&f, &ECHO.replace("EXPECTED", "hello"));
+    let ok = run(esp_ws()
+        .arg("run")
+        .arg(&f)
+        .arg("--accept")
+        .arg("--artifacts")
+        .arg(&art));
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+    // The same steps, a different log level: the snapshot changes.
+    write(
+        &f,
+        &ECHO.replace("EXPECTED", "hello").replace(
+            "\"version\": 1,",
+            "\"version\": 1, \"log_level\": \"warn\",",
+        ),
+    );
+    let out = run(esp_ws()
+        .arg("run")
+        .arg(&f)
+        .arg("--artifacts")
+        .arg(&art)
+        .env("INSTA_FORCE_PASS", "1"));
+    let o = text(&out.stdout);
+    assert!(out.status.success(), "{o}");
+    assert!(
+        o.contains("(the snapshot differs; passed because INSTA_FORCE_PASS=1)"),
+        "{o}"
+    );
+    assert!(o.contains("does not match:"), "{o}");
+    assert!(
+        o.contains("-  I (T) ws_echo_server: Got packet with message: hello"),
+        "{o}"
+    );
+    assert!(dir.path().join("snapshots/echo.snap.new").exists());
+    // And a value insta would refuse is refused.
+    for (var, value) in [("INSTA_FORCE_PASS", "yes"), ("INSTA_UPDATE", "sometimes")] {
+        let out = run(esp_ws()
+            .arg("run")
+            .arg(&f)
+            .arg("--artifacts")
+            .arg(&art)
+            .env(var, value));
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        assert!(
+            text(&out.stderr).contains(&format!("{var}=\"{value}\"")),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }

@@ -53,6 +53,7 @@ fn run(
                 snapshot_scope: Default::default(),
                 elapsed: Duration::ZERO,
                 notes: Vec::new(),
+                forced_pass: false,
                 artifacts: None,
             };
             return Err(
@@ -77,12 +78,29 @@ fn run(
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(snapshot_dir);
         settings.set_prepend_module_to_snapshot(false);
-        settings.set_input_file(input);
+        settings.set_input_file(&input);
         if let Some(s) = suffix {
             settings.set_snapshot_suffix(s);
         }
+        // `assert_snapshot!` would name this file as the snapshot's source;
+        // the scenario file is, as `esp-ws run` writes it (the macro's own
+        // call, with the scenario as the assertion's file).
+        let source = input
+            .strip_prefix(common::root())
+            .unwrap_or(&input)
+            .to_string_lossy()
+            .replace('\\', "/");
         settings.bind(|| {
-            insta::assert_snapshot!(name.as_str(), snapshot);
+            insta::_macro_support::assert_snapshot(
+                (name.as_str(), snapshot.as_str()).into(),
+                common::root().as_path(),
+                "run",
+                module_path!(),
+                &source,
+                0,
+                esp_ws_runner::snapshot::EXPRESSION,
+            )
+            .unwrap();
         });
     }))
     .map_err(|_| {

@@ -464,9 +464,15 @@ async fn run(args: RunArgs) -> ExitCode {
     let update = if args.accept {
         snapshot::Update::Always
     } else {
-        snapshot::Update::from_env()
+        match snapshot::Update::from_env() {
+            Ok(u) => u,
+            Err(e) => return usage(e),
+        }
     };
-    let force_pass = std::env::var("INSTA_FORCE_PASS").is_ok_and(|v| v == "1");
+    let force_pass = match snapshot::force_pass_from_env() {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
     // Wi-Fi is slower and less even than loopback.
     let network = target.link() == Link::Network;
     let stated_level = match args.target {
@@ -524,6 +530,9 @@ async fn run(args: RunArgs) -> ExitCode {
         println!("{}", report::status_line(r));
         if r.status == esp_ws_runner::Status::Failed {
             print!("{}", report::failure_details(r, REVIEW));
+        } else if r.forced_pass {
+            // INSTA_FORCE_PASS passes a mismatch; it does not hide it.
+            print!("{}", report::snapshot_details(r, REVIEW));
         }
     });
     let results = tokio::select! {

@@ -81,6 +81,9 @@ pub struct ScenarioResult {
     pub elapsed: Duration,
     /// Problems that are not step failures (settling, snapshot I/O).
     pub notes: Vec<String>,
+    /// The snapshot did not match, and INSTA_FORCE_PASS passed it anyway:
+    /// the mismatch is still shown.
+    pub forced_pass: bool,
     pub artifacts: Option<PathBuf>,
 }
 
@@ -222,6 +225,7 @@ pub async fn run_one(
             }
         }
     };
+    let forced_pass = opts.force_pass && outcome.as_ref().is_some_and(|o| !o.passed(true));
     let snapshot_ok = match &outcome {
         Some(o) => o.passed(true) || opts.force_pass,
         None => false,
@@ -263,6 +267,7 @@ pub async fn run_one(
         snapshot_scope: scope,
         elapsed: started.elapsed(),
         notes,
+        forced_pass,
         artifacts,
     }
 }
@@ -370,6 +375,7 @@ fn skipped(
         snapshot_scope: snapshot::Scope::Full,
         elapsed: Duration::ZERO,
         notes: Vec::new(),
+        forced_pass: false,
         artifacts: None,
     }
 }

@@ -10,6 +10,10 @@ use crate::{ScenarioResult, Status};
 
 pub fn status_line(r: &ScenarioResult) -> String {
     let (word, extra) = match &r.status {
+        Status::Passed if r.forced_pass => (
+            "PASS",
+            " (the snapshot differs; passed because INSTA_FORCE_PASS=1)".to_string(),
+        ),
         Status::Passed => ("PASS", String::new()),
         Status::Failed => ("FAIL", String::new()),
         Status::Skipped(why) => ("SKIP", format!(" ({why})")),
@@ -60,6 +64,42 @@ pub fn failure_details(r: &ScenarioResult, review: &str) -> String {
     for n in &r.notes {
         let _ = writeln!(s, "  {n}");
     }
+    s.push_str(&snapshot_details(r, review));
+    if let Some(run) = &r.run
+        && run.failure.is_some()
+    {
+        // At the snapshot's level: the full log is in the artifacts.
+        let level = r.file.scenario.log_level;
+        let tail: Vec<String> = run
+            .log
+            .iter()
+            .filter(|l| l.line.as_log().is_none_or(|rec| rec.level.shows_at(level)))
+            .rev()
+            .take(15)
+            .map(|l| l.text())
+            .collect();
+        if !tail.is_empty() {
+            let _ = writeln!(
+                s,
+                "  last serial lines ({} and above):",
+                r.file.scenario.log_level
+            );
+            for l in tail.iter().rev() {
+                let _ = writeln!(s, "    {l}");
+            }
+        }
+    }
+    if let Some(a) = &r.artifacts {
+        let _ = writeln!(s, "  artifacts: {}", crate::display_path(a));
+    }
+    s
+}
+
+/// What differs about a scenario's snapshot, and where the new one went:
+/// the diff against the old snapshot, or the whole new one when there was
+/// none. Empty when the snapshot matched.
+pub fn snapshot_details(r: &ScenarioResult, review: &str) -> String {
+    let mut s = String::new();
     match &r.snapshot {
         Some(Outcome::Differs { old, written }) => {
             let what = match r.snapshot_scope {
@@ -92,44 +132,18 @@ pub fn failure_details(r: &ScenarioResult, review: &str) -> String {
                 "  no snapshot yet at {}",
                 crate::display_path(&r.snapshot_path)
             );
+            if let Some(new) = &r.snapshot_text {
+                s.push_str(&indent(new, "    + "));
+            }
             if let Some(p) = written {
                 let _ = writeln!(
                     s,
                     "  the new snapshot is in {} (review: {review})",
                     crate::display_path(p)
                 );
-            } else if let Some(new) = &r.snapshot_text {
-                s.push_str(&indent(new, "    + "));
             }
         }
         _ => {}
-    }
-    if let Some(run) = &r.run
-        && run.failure.is_some()
-    {
-        // At the snapshot's level: the full log is in the artifacts.
-        let level = r.file.scenario.log_level;
-        let tail: Vec<String> = run
-            .log
-            .iter()
-            .filter(|l| l.line.as_log().is_none_or(|rec| rec.level.shows_at(level)))
-            .rev()
-            .take(15)
-            .map(|l| l.text())
-            .collect();
-        if !tail.is_empty() {
-            let _ = writeln!(
-                s,
-                "  last serial lines ({} and above):",
-                r.file.scenario.log_level
-            );
-            for l in tail.iter().rev() {
-                let _ = writeln!(s, "    {l}");
-            }
-        }
-    }
-    if let Some(a) = &r.artifacts {
-        let _ = writeln!(s, "  artifacts: {}", crate::display_path(a));
     }
     s
 }

@@ -15,8 +15,6 @@ use esp_ws_scenario as sc;
 
 use crate::exec::ScenarioRun;
 
-/// The file the test harness asserts from (`source:` in `.snap` files).
-pub const SOURCE: &str = "tests/scenarios.rs";
 /// The expression the test harness asserts (`expression:` in `.snap` files).
 pub const EXPRESSION: &str = "snapshot";
 
@@ -141,17 +139,15 @@ fn yaml_string(s: &str) -> String {
     }
 }
 
-/// Writes a snapshot in insta's format. `pending` adds what a `.snap.new`
-/// carries (insta writes `assertion_line` there).
-pub fn write(path: &Path, contents: &str, input_file: &str, pending: bool) -> std::io::Result<()> {
+/// Writes a snapshot in insta's format. Its `source` is the scenario file
+/// (the snapshot's true source: there is no assertion, hence no
+/// `assertion_line`); the test harness tells insta the same.
+pub fn write(path: &Path, contents: &str, input_file: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let mut s = String::from("---\n");
-    s.push_str(&format!("source: {}\n", yaml_string(SOURCE)));
-    if pending {
-        s.push_str("assertion_line: 0\n");
-    }
+    s.push_str(&format!("source: {}\n", yaml_string(input_file)));
     s.push_str(&format!("expression: {}\n", yaml_string(EXPRESSION)));
     s.push_str(&format!("input_file: {}\n", yaml_string(input_file)));
     s.push_str("---\n");
@@ -160,11 +156,15 @@ pub fn write(path: &Path, contents: &str, input_file: &str, pending: bool) -> st
     std::fs::write(path, s)
 }
 
-/// What to do with a snapshot that is new or differs (insta's INSTA_UPDATE).
+/// What to do with a snapshot that is new or differs (insta's INSTA_UPDATE,
+/// as insta 1.49 reads it: env.rs `snapshot_update_behavior`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Update {
-    /// Write `.snap` files directly (`--accept`, INSTA_UPDATE=always).
+    /// Write `.snap` files directly (`--accept`, INSTA_UPDATE=always or 1).
     Always,
+    /// As `Always`, and rewrite matching snapshots too, which refreshes
+    /// their header (INSTA_UPDATE=force).
+    Force,
     /// Write `.snap.new` files for review (INSTA_UPDATE=new, the default off CI).
     New,
     /// New snapshots are written directly, changed ones go to `.snap.new`.
@@ -174,17 +174,39 @@ pub enum Update {
 }
 
 impl Update {
-    /// From INSTA_UPDATE and CI, as insta decides.
-    pub fn from_env() -> Update {
+    /// From INSTA_UPDATE and CI, as insta decides: `auto` (or unset) is `no`
+    /// on CI and `new` elsewhere; any other value is an error, as in insta.
+    pub fn from_env() -> Result<Update, String> {
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-        match std::env::var("INSTA_UPDATE").as_deref() {
-            Ok("always") | Ok("force") => Update::Always,
-            Ok("new") => Update::New,
-            Ok("unseen") => Update::Unseen,
-            Ok("no") => Update::No,
-            _ if ci => Update::No,
-            _ => Update::New,
-        }
+        Self::parse(std::env::var("INSTA_UPDATE").ok().as_deref(), ci)
+    }
+
+    fn parse(value: Option<&str>, ci: bool) -> Result<Update, String> {
+        Ok(match value {
+            None | Some("") | Some("auto") if ci => Update::No,
+            None | Some("") | Some("auto") => Update::New,
+            Some("always") | Some("1") => Update::Always,
+            Some("force") => Update::Force,
+            Some("new") => Update::New,
+            Some("unseen") => Update::Unseen,
+            Some("no") => Update::No,
+            Some(other) => {
+                return Err(format!(
+                    "INSTA_UPDATE={other:?}: expected auto, always, 1, force, new, unseen or no"
+                ));
+            }
+        })
+    }
+}
+
+/// INSTA_FORCE_PASS as insta reads it: `1` passes mismatching snapshots
+/// (they are still shown and written as INSTA_UPDATE says), `0` or unset
+/// does not, anything else is an error.
+pub fn force_pass_from_env() -> Result<bool, String> {
+    match std::env::var("INSTA_FORCE_PASS").as_deref() {
+        Err(_) | Ok("") | Ok("0") => Ok(false),
+        Ok("1") => Ok(true),
+        Ok(other) => Err(format!("INSTA_FORCE_PASS={other:?}: expected 0 or 1")),
     }
 }
 
@@ -278,19 +300,22 @@ pub fn check(path: &Path, new: &str, input_file: &str, update: Update) -> std::i
     let old = read(path)?;
     match old {
         Some(old) if normalize_for_compare(&old) == normalize_for_compare(new) => {
+            if update == Update::Force {
+                write(path, new, input_file)?;
+            }
             // A stale pending file would be offered for review: drop it.
             let _ = std::fs::remove_file(&pending);
             Ok(Outcome::Matches)
         }
         Some(old) => {
             let written = match update {
-                Update::Always => {
-                    write(path, new, input_file, false)?;
+                Update::Always | Update::Force => {
+                    write(path, new, input_file)?;
                     let _ = std::fs::remove_file(&pending);
                     Some(path.to_path_buf())
                 }
                 Update::New | Update::Unseen => {
-                    write(&pending, new, input_file, true)?;
+                    write(&pending, new, input_file)?;
                     Some(pending)
                 }
                 Update::No => None,
@@ -299,13 +324,13 @@ pub fn check(path: &Path, new: &str, input_file: &str, update: Update) -> std::i
         }
         None => {
             let written = match update {
-                Update::Always | Update::Unseen => {
-                    write(path, new, input_file, false)?;
+                Update::Always | Update::Force | Update::Unseen => {
+                    write(path, new, input_file)?;
                     let _ = std::fs::remove_file(&pending);
                     Some(path.to_path_buf())
                 }
                 Update::New => {
-                    write(&pending, new, input_file, true)?;
+                    write(&pending, new, input_file)?;
                     Some(pending)
                 }
                 Update::No => None,
@@ -332,14 +357,53 @@ mod tests {
     fn written_files_read_back_and_carry_insta_front_matter() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("snapshots/x.snap");
-        write(&p, "line 1\nline 2\n\n", "scenarios/x.json", false).unwrap();
+        write(&p, "line 1\nline 2\n\n", "scenarios/x.json").unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(
             text,
-            "---\nsource: tests/scenarios.rs\nexpression: snapshot\ninput_file: scenarios/x.json\n---\nline 1\nline 2\n"
+            "---\nsource: scenarios/x.json\nexpression: snapshot\ninput_file: scenarios/x.json\n---\nline 1\nline 2\n"
         );
         assert_eq!(read(&p).unwrap().as_deref(), Some("line 1\nline 2\n"));
         assert_eq!(read(&dir.path().join("none.snap")).unwrap(), None);
+    }
+
+    /// INSTA_UPDATE as insta 1.49 reads it (env.rs).
+    #[test]
+    fn insta_update_values_mean_what_they_mean_to_insta() {
+        assert_eq!(Update::parse(None, false), Ok(Update::New));
+        assert_eq!(Update::parse(Some("auto"), true), Ok(Update::No));
+        assert_eq!(Update::parse(Some(""), true), Ok(Update::No));
+        assert_eq!(Update::parse(Some("1"), true), Ok(Update::Always));
+        assert_eq!(Update::parse(Some("always"), false), Ok(Update::Always));
+        assert_eq!(Update::parse(Some("force"), false), Ok(Update::Force));
+        assert_eq!(Update::parse(Some("unseen"), false), Ok(Update::Unseen));
+        assert_eq!(Update::parse(Some("no"), false), Ok(Update::No));
+        assert!(
+            Update::parse(Some("yes"), false)
+                .unwrap_err()
+                .contains("INSTA_UPDATE=\"yes\"")
+        );
+    }
+
+    #[test]
+    fn force_rewrites_a_matching_snapshot_with_a_fresh_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.snap");
+        std::fs::write(&p, "---\nsource: old.rs\nexpression: snapshot\n---\na\n").unwrap();
+        assert!(matches!(
+            check(&p, "a", "i.json", Update::Always).unwrap(),
+            Outcome::Matches
+        ));
+        assert!(std::fs::read_to_string(&p).unwrap().contains("old.rs"));
+        assert!(matches!(
+            check(&p, "a", "i.json", Update::Force).unwrap(),
+            Outcome::Matches
+        ));
+        assert!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .contains("source: i.json")
+        );
     }
 
     #[test]
