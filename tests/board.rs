@@ -12,7 +12,6 @@ mod common;
 
 use common::{ESP_WS, Reap, check, default_profile_scenarios, root, text};
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -24,48 +23,25 @@ const PASSWORD: &str = "pw-7c1d9e0b";
 const SSID: &str = "esp-ws-lab";
 
 /// A pseudo-terminal pair in raw mode: `master` is the board's side (its
-/// UART), `path` names the side esp-ws opens as the serial port.
-struct Pty {
-    master: OwnedFd,
-    // Held open so that what the board prints before esp-ws opens the port
-    // waits in the terminal's buffer, as it would in a USB-UART bridge's.
-    _slave: OwnedFd,
-    path: PathBuf,
-}
+/// UART), `path` names the side esp-ws opens as the serial port; the slave
+/// side is held open so that what the board prints before esp-ws opens the
+/// port waits in the terminal's buffer, as it would in a USB-UART bridge's.
+struct Pty(common::Pty);
 
 impl Pty {
     fn new() -> Pty {
-        let (mut m, mut s) = (0, 0);
-        // SAFETY: openpty writes two fds; the other pointers may be null.
-        let r = unsafe {
-            libc::openpty(
-                &mut m,
-                &mut s,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: both fds were just opened and are owned here.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-        // SAFETY: termios is plain data, filled by tcgetattr.
-        unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            assert_eq!(libc::tcgetattr(slave.as_raw_fd(), &mut t), 0);
-            libc::cfmakeraw(&mut t);
-            assert_eq!(libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t), 0);
-        }
-        let path = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
-        Pty {
-            master,
-            _slave: slave,
-            path,
-        }
+        Pty(common::Pty::open(true))
     }
 
     fn board_side(&self) -> Stdio {
-        Stdio::from(self.master.try_clone().unwrap())
+        self.0.master_stdio()
+    }
+}
+
+impl std::ops::Deref for Pty {
+    type Target = common::Pty;
+    fn deref(&self) -> &common::Pty {
+        &self.0
     }
 }
 

@@ -932,3 +932,100 @@ fn insta_force_pass_passes_a_changed_snapshot_but_shows_it() {
         );
     }
 }
+
+/// In a firmware repository (no Cargo.toml anywhere): a run leaves two
+/// pending snapshots, and `esp-ws review` on a terminal shows each and
+/// accepts one and rejects the other as typed.
+#[test]
+fn review_on_a_terminal_accepts_one_snapshot_and_rejects_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        &d.join("scenarios/a-echo.json"),
+        &ECHO.replace("EXPECTED", "hello"),
+    );
+    write(
+        &d.join("scenarios/b-echo.json"),
+        &ECHO.replace("EXPECTED", "hello"),
+    );
+    let first = run(esp_ws()
+        .current_dir(d)
+        .args(["run", "scenarios", "--artifacts", "art"]));
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stdout));
+    assert!(
+        text(&first.stdout).contains("review: esp-ws review"),
+        "{}",
+        text(&first.stdout)
+    );
+    let snaps = d.join("scenarios/snapshots");
+    assert!(snaps.join("a-echo.snap.new").exists() && snaps.join("b-echo.snap.new").exists());
+
+    let pty = common::Pty::open(false);
+    let mut child = Reap(
+        esp_ws()
+            .current_dir(d)
+            .arg("review")
+            .stdin(pty.slave_stdio())
+            .stdout(pty.slave_stdio())
+            .stderr(pty.slave_stdio())
+            .spawn()
+            .unwrap(),
+    );
+    let shown = pty.read_until("> ", Duration::from_secs(20));
+    assert!(
+        shown.contains("snapshot 1/2: scenarios/snapshots/a-echo.snap"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("+  I (T) ws_echo_server: Got packet with message: hello"),
+        "{shown}"
+    );
+    pty.type_in("a\n");
+    let shown = pty.read_until("> ", Duration::from_secs(20));
+    assert!(
+        shown.contains("snapshot 2/2: scenarios/snapshots/b-echo.snap"),
+        "{shown}"
+    );
+    pty.type_in("r\n");
+    let end = pty.read_until("skipped", Duration::from_secs(20));
+    assert!(end.contains("1 accepted, 1 rejected, 0 skipped"), "{end}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "review did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(snaps.join("a-echo.snap").exists() && !snaps.join("a-echo.snap.new").exists());
+    assert!(!snaps.join("b-echo.snap").exists() && !snaps.join("b-echo.snap.new").exists());
+    // The accepted one now passes; the other is new again.
+    let again = run(esp_ws()
+        .current_dir(d)
+        .args(["run", "scenarios", "--artifacts", "art"]));
+    assert!(
+        text(&again.stdout).contains("\n1 passed, 1 failed\n"),
+        "{}",
+        text(&again.stdout)
+    );
+    // Without a terminal, review says how to do it by name.
+    let piped = run(esp_ws().current_dir(d).arg("review").stdin(Stdio::null()));
+    assert_eq!(piped.status.code(), Some(2));
+    assert!(
+        text(&piped.stderr).contains("use --accept NAME"),
+        "{}",
+        text(&piped.stderr)
+    );
+    let named = run(esp_ws()
+        .current_dir(d)
+        .args(["review", "--accept", "b-echo"]));
+    assert!(
+        text(&named.stdout).contains("1 accepted, 0 rejected, 0 skipped"),
+        "{}",
+        text(&named.stdout)
+    );
+    let unknown = run(esp_ws().current_dir(d).args(["review", "--reject", "c"]));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("not pending: c"),
+        "{}",
+        text(&unknown.stderr)
+    );
+}

@@ -3,6 +3,7 @@
 
 mod errors;
 mod flash;
+mod review;
 mod run;
 mod sim;
 
@@ -32,6 +33,9 @@ enum Cmd {
     Run(Box<run::RunArgs>),
     /// Serve the simulated firmware on a TCP port, serial log on stdout.
     Sim(sim::SimArgs),
+    /// Review pending snapshots (.snap.new): accept, reject or skip each,
+    /// or --accept / --reject by name.
+    Review(review::ReviewArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files or directories.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run::main(*a, cli.verbose),
         Cmd::Sim(a) => sim::main(a),
         Cmd::Validate { paths } => run::validate(&paths),
+        Cmd::Review(a) => review::main(a),
         Cmd::FlashImage(a) => flash::main(a),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "esp-ws", &mut std::io::stdout());

@@ -209,7 +209,7 @@ pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
 }
 
 /// How a user reviews a pending snapshot.
-const REVIEW: &str = "cargo insta review, or esp-ws run --accept";
+const REVIEW: &str = "esp-ws review, or esp-ws run --accept";
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");

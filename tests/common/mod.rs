@@ -277,3 +277,97 @@ pub fn close_with_rst(s: TcpStream) {
         .expect("SO_LINGER");
     drop(s);
 }
+
+/// A pseudo-terminal pair: a program under test gets the `slave` side as
+/// its terminal (stdin, stdout) and the test types and reads on `master`.
+pub struct Pty {
+    pub master: std::os::fd::OwnedFd,
+    pub slave: std::os::fd::OwnedFd,
+    pub path: PathBuf,
+}
+
+impl Pty {
+    /// `raw`: no echo, no line editing (a serial port); otherwise a
+    /// terminal as a user has one.
+    pub fn open(raw: bool) -> Pty {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let (mut m, mut s) = (0, 0);
+        // SAFETY: openpty writes two fds; the other pointers may be null.
+        let r = unsafe {
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both fds were just opened and are owned here.
+        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+        if raw {
+            // SAFETY: termios is plain data, filled by tcgetattr.
+            unsafe {
+                let mut t: libc::termios = std::mem::zeroed();
+                assert_eq!(libc::tcgetattr(slave.as_raw_fd(), &mut t), 0);
+                libc::cfmakeraw(&mut t);
+                assert_eq!(libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t), 0);
+            }
+        }
+        let path = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
+        Pty {
+            master,
+            slave,
+            path,
+        }
+    }
+
+    /// The program's side, for its stdin, stdout or stderr.
+    pub fn slave_stdio(&self) -> std::process::Stdio {
+        std::process::Stdio::from(self.slave.try_clone().unwrap())
+    }
+
+    /// The other side (a board's UART, say).
+    pub fn master_stdio(&self) -> std::process::Stdio {
+        std::process::Stdio::from(self.master.try_clone().unwrap())
+    }
+
+    pub fn type_in(&self, text: &str) {
+        use std::io::Write;
+        let mut f = std::fs::File::from(self.master.try_clone().unwrap());
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// What the program printed until `needle` appears (at most `max`).
+    pub fn read_until(&self, needle: &str, max: std::time::Duration) -> String {
+        use std::os::fd::AsRawFd;
+        let deadline = std::time::Instant::now() + max;
+        let mut got = Vec::new();
+        while !String::from_utf8_lossy(&got).contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{needle:?} did not appear within {max:?}; got:\n{}",
+                String::from_utf8_lossy(&got)
+            );
+            let mut fds = libc::pollfd {
+                fd: self.master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut fds, 1, left.as_millis().min(1000) as i32) };
+            if n > 0 {
+                let mut buf = [0u8; 4096];
+                // SAFETY: reading into a local buffer of its size.
+                let r = unsafe {
+                    libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+                };
+                if r > 0 {
+                    got.extend_from_slice(&buf[..r as usize]);
+                }
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+}

@@ -340,6 +340,84 @@ pub fn check(path: &Path, new: &str, input_file: &str, update: Update) -> std::i
     }
 }
 
+/// A snapshot waiting for review: `pending` (`x.snap.new`) would become
+/// `snapshot` (`x.snap`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub pending: PathBuf,
+    pub snapshot: PathBuf,
+}
+
+impl Pending {
+    /// How review names it: the snapshot's file stem (`echo`, `echo@v4.2`).
+    pub fn name(&self) -> String {
+        self.snapshot
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Makes the pending snapshot the snapshot.
+    pub fn accept(&self) -> std::io::Result<()> {
+        std::fs::rename(&self.pending, &self.snapshot)
+    }
+
+    /// Drops the pending snapshot.
+    pub fn reject(&self) -> std::io::Result<()> {
+        std::fs::remove_file(&self.pending)
+    }
+
+    /// The diff from the snapshot to the pending one, or the whole pending
+    /// one when there is no snapshot yet.
+    pub fn diff(&self) -> std::io::Result<String> {
+        let new = read(&self.pending)?.unwrap_or_default();
+        Ok(match read(&self.snapshot)? {
+            Some(old) => diff(&old, &new),
+            None => normalize_for_compare(&new)
+                .lines()
+                .map(|l| format!("+{l}\n"))
+                .collect(),
+        })
+    }
+}
+
+/// Every `*.snap.new` under `paths` (folders searched recursively, build
+/// folders and hidden ones left out), sorted.
+pub fn pending(paths: &[PathBuf]) -> std::io::Result<Vec<Pending>> {
+    let mut out = Vec::new();
+    let mut todo: Vec<PathBuf> = paths.to_vec();
+    while let Some(p) = todo.pop() {
+        let meta = std::fs::metadata(&p)?;
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p)? {
+                let e = e?;
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') || name == "target" || name == "esp-ws-artifacts" {
+                    continue;
+                }
+                let child = e.path();
+                if child.is_dir() {
+                    todo.push(child);
+                } else if name.ends_with(".snap.new") {
+                    out.push(child);
+                }
+            }
+        } else if p.to_string_lossy().ends_with(".snap.new") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out
+        .into_iter()
+        .map(|pending| Pending {
+            snapshot: pending.with_extension(""),
+            pending,
+        })
+        .collect())
+}
+
 /// A unified diff of two snapshot texts, for the terminal.
 pub fn diff(old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(&normalize_for_compare(old), &normalize_for_compare(new))
