@@ -182,12 +182,13 @@ pub fn totals(results: &[ScenarioResult]) -> Totals {
 pub fn summary(results: &[ScenarioResult], elapsed: Duration) -> String {
     let t = totals(results);
     let mut s = String::new();
+    let ran = results.len() - t.skipped;
     let _ = writeln!(
         s,
-        "{:>12} [{:>8.3}s] {} scenarios run",
+        "{:>12} [{:>8.3}s] {ran} scenario{} run",
         "Summary",
         elapsed.as_secs_f64(),
-        results.len() - t.skipped
+        if ran == 1 { "" } else { "s" }
     );
     for r in results.iter().filter(|r| r.status == Status::Failed) {
         let _ = writeln!(
@@ -209,8 +210,9 @@ pub fn summary(results: &[ScenarioResult], elapsed: Duration) -> String {
     if t.known_bugs > 0 {
         let _ = writeln!(
             s,
-            "{} known firmware bugs reproduced as expected (XFAIL, counted as passed)",
-            t.known_bugs
+            "{} known firmware bug{} reproduced as expected (XFAIL, counted as passed)",
+            t.known_bugs,
+            if t.known_bugs == 1 { "" } else { "s" }
         );
     }
     let _ = writeln!(s, "{} passed, {} failed", t.passed, t.failed);
