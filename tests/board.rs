@@ -559,7 +559,7 @@ fn cutting_the_link_mid_scenario_fails_cleanly_within_its_timeout() -> Result<()
     check(code == Some(1), &o)?;
     // Step 6 waits 1 s x the board's timeout scale (3): it fails on its
     // own deadline, and the report says what went out and what came back.
-    check(o.contains("step 6 (expect_frame"), &o)?;
+    check(o.contains("steps[5] (expect_frame"), &o)?;
     check(o.contains("no frame within 3000 ms"), &o)?;
     check(o.contains("TEXT fin masked len=13 \"after the cut\""), &o)?;
     check(

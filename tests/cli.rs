@@ -247,7 +247,7 @@ fn a_changed_echo_fails_the_step_and_the_snapshot_with_diffs() {
         .arg(&art));
     assert_eq!(out.status.code(), Some(1));
     let o = text(&out.stdout);
-    assert!(o.contains("step 3 (expect_frame"), "{o}");
+    assert!(o.contains("steps[2] (expect_frame"), "{o}");
     assert!(o.contains("- TEXT \"hellp\""), "{o}");
     assert!(o.contains("+ TEXT fin len=5 \"hello\""), "{o}");
     assert!(o.contains("does not match"), "{o}");
@@ -1028,4 +1028,40 @@ fn review_on_a_terminal_accepts_one_snapshot_and_rejects_another() {
         "{}",
         text(&unknown.stderr)
     );
+}
+
+/// A missing log line: what came instead is quoted at the scenario's level,
+/// not buried in the debug lines of a debug-level firmware.
+#[test]
+fn an_expect_log_failure_quotes_the_log_at_the_scenarios_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("missing-line.json");
+    write(
+        &f,
+        r#"{"version": 1, "timeout_ms": 300, "steps": [
+            {"open": {}},
+            {"send": {"text": "hello"}},
+            {"expect_frame": {"text": "hello"}},
+            {"expect_log": {"regex": "^never printed$"}}
+        ]}"#,
+    );
+    let out = run(esp_ws()
+        .arg("run")
+        .arg(&f)
+        .args(["--log-level", "debug", "--artifacts"])
+        .arg(dir.path().join("art")));
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    let got: Vec<&str> = o
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("got:"))
+        .skip(1)
+        .take_while(|l| l.trim_start().starts_with("+ "))
+        .collect();
+    assert!(
+        got.iter().any(|l| l.contains("I (") && l.contains("Got packet with message: hello")),
+        "{o}"
+    );
+    assert!(got.iter().all(|l| !l.contains("D (")), "{o}");
+    assert!(got.iter().any(|l| l.contains("more verbose lines than info not shown")), "{o}");
 }

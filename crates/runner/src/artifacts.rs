@@ -157,8 +157,8 @@ pub fn transcript(file: &ScenarioFile, run: &ScenarioRun) -> String {
     if let Some(f) = &run.failure {
         let _ = writeln!(
             s,
-            "FAILED at step {} ({}, line {}): {}",
-            f.index + 1,
+            "FAILED at steps[{}] ({}, line {}): {}",
+            f.index,
             f.kind,
             f.line,
             f.message

@@ -46,8 +46,9 @@ pub fn failure_details(r: &ScenarioResult, review: &str) -> String {
     {
         let _ = writeln!(
             s,
-            "  step {} ({}, {}:{}:{}): {}",
-            f.index + 1,
+            // Counted as the scenario file and `validate` count them.
+            "  steps[{}] ({}, {}:{}:{}): {}",
+            f.index,
             f.kind,
             crate::display_path(&r.file.path),
             f.line,

@@ -63,17 +63,33 @@ impl Ctx<'_> {
                 Ok(())
             }
             None => {
-                let recent: Vec<String> = self
-                    .target
-                    .serial()
-                    .lines(self.log_cursor, usize::MAX)
+                // What came instead, at the scenario's level (or the
+                // awaited line's, if more verbose): a debug-level firmware
+                // buries the line that matters among its own.
+                let shown = e.level.map_or(self.log_level, |l| l.max(self.log_level));
+                let lines = self.target.serial().lines(self.log_cursor, usize::MAX);
+                let recent: Vec<String> = lines
                     .iter()
+                    .filter(|l| l.line.as_log().is_none_or(|r| r.level.shows_at(shown)))
                     .map(|l| l.text())
                     .collect();
-                let got = if recent.is_empty() {
+                let hidden = lines.len() - recent.len();
+                const MAX: usize = 30;
+                let mut got: Vec<String> = Vec::new();
+                if recent.len() > MAX {
+                    got.push(format!("({} earlier lines)", recent.len() - MAX));
+                }
+                got.extend(recent.iter().skip(recent.len().saturating_sub(MAX)).cloned());
+                if hidden > 0 {
+                    got.push(format!(
+                        "({hidden} more verbose lines than {} not shown; the artifacts have them all)",
+                        shown.name()
+                    ));
+                }
+                let got = if got.is_empty() {
                     "(no new serial output)".to_string()
                 } else {
-                    recent.join("\n")
+                    got.join("\n")
                 };
                 Err(Fail::diff(
                     "the expected log line did not appear",

@@ -112,6 +112,8 @@ struct Ctx<'a> {
     log_start: usize,
     /// Next serial line `expect_log` looks at.
     log_cursor: usize,
+    /// The scenario's snapshot level: what a failure quotes of the log.
+    log_level: sc::Level,
     /// The current step's time as the scenario gives it (before
     /// `--timeout-scale`): what snapshots show, so that they do not depend
     /// on the scale.
@@ -165,6 +167,7 @@ pub async fn run_scenario(
         start,
         log_start,
         log_cursor: log_start,
+        log_level: scenario.log_level,
         declared: Duration::ZERO,
     };
     let mut failure = None;
