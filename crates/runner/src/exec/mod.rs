@@ -174,7 +174,7 @@ pub async fn run_scenario(
     for (i, step) in scenario.steps.iter().enumerate() {
         ctx.declared = scenario.step_timeout(step);
         let timeout = scale(ctx.declared, opts.timeout_scale);
-        tracing::debug!(step = i + 1, kind = step.kind.name(), "step");
+        tracing::debug!(step = i, kind = step.kind.name(), "steps[{i}]");
         let result = ctx.step(&step.kind, timeout).await;
         // A crashed firmware explains any failure better than the step does,
         // and ends the scenario even if the step happened to pass.
