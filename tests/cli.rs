@@ -971,7 +971,9 @@ fn review_on_a_terminal_accepts_one_snapshot_and_rejects_another() {
             .spawn()
             .unwrap(),
     );
-    let shown = pty.read_until("> ", Duration::from_secs(20));
+    // The prompt itself: the snapshots' wire lines hold "> " too.
+    const PROMPT: &str = "s skip > ";
+    let shown = pty.read_until(PROMPT, Duration::from_secs(20));
     assert!(
         shown.contains("snapshot 1/2: scenarios/snapshots/a-echo.snap"),
         "{shown}"
@@ -981,7 +983,7 @@ fn review_on_a_terminal_accepts_one_snapshot_and_rejects_another() {
         "{shown}"
     );
     pty.type_in("a\n");
-    let shown = pty.read_until("> ", Duration::from_secs(20));
+    let shown = pty.read_until(PROMPT, Duration::from_secs(20));
     assert!(
         shown.contains("snapshot 2/2: scenarios/snapshots/b-echo.snap"),
         "{shown}"
@@ -1059,9 +1061,14 @@ fn an_expect_log_failure_quotes_the_log_at_the_scenarios_level() {
         .take_while(|l| l.trim_start().starts_with("+ "))
         .collect();
     assert!(
-        got.iter().any(|l| l.contains("I (") && l.contains("Got packet with message: hello")),
+        got.iter()
+            .any(|l| l.contains("I (") && l.contains("Got packet with message: hello")),
         "{o}"
     );
     assert!(got.iter().all(|l| !l.contains("D (")), "{o}");
-    assert!(got.iter().any(|l| l.contains("more verbose lines than info not shown")), "{o}");
+    assert!(
+        got.iter()
+            .any(|l| l.contains("more verbose lines than info not shown")),
+        "{o}"
+    );
 }

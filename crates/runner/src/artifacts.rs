@@ -158,10 +158,7 @@ pub fn transcript(file: &ScenarioFile, run: &ScenarioRun) -> String {
         let _ = writeln!(
             s,
             "FAILED at steps[{}] ({}, line {}): {}",
-            f.index,
-            f.kind,
-            f.line,
-            f.message
+            f.index, f.kind, f.line, f.message
         );
     }
     s

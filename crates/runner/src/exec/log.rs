@@ -79,7 +79,12 @@ impl Ctx<'_> {
                 if recent.len() > MAX {
                     got.push(format!("({} earlier lines)", recent.len() - MAX));
                 }
-                got.extend(recent.iter().skip(recent.len().saturating_sub(MAX)).cloned());
+                got.extend(
+                    recent
+                        .iter()
+                        .skip(recent.len().saturating_sub(MAX))
+                        .cloned(),
+                );
                 if hidden > 0 {
                     got.push(format!(
                         "({hidden} more verbose lines than {} not shown; the artifacts have them all)",
