@@ -81,12 +81,30 @@ const READY_V4: &[&str] = &[
     r"Registering URI handlers",
 ];
 
-static FAMILIES: &[Family] = &[Family {
-    name: ESP_HTTP_SERVER,
-    title: "ESP-IDF's esp_http_server with its ws_echo_server example",
-    role: Role::Server,
-    default_firmware: DEFAULT,
-}];
+const LWIP_NETCONN: &str = "lwip-netconn";
+
+/// The netconn tutorial's profile, the default of its family.
+pub const NETCONN: &str = "netconn-hx";
+
+/// The netconn server logs nothing (fact sheet section 9); ESP-IDF v3.0's
+/// default event handler prints the station's address, after the server
+/// task listens.
+const READY_NETCONN: &[&str] = &[r"event: sta ip: \d+\.\d+\.\d+\.\d+"];
+
+static FAMILIES: &[Family] = &[
+    Family {
+        name: ESP_HTTP_SERVER,
+        title: "ESP-IDF's esp_http_server with its ws_echo_server example",
+        role: Role::Server,
+        default_firmware: DEFAULT,
+    },
+    Family {
+        name: LWIP_NETCONN,
+        title: "the raw lwIP netconn WebSocket server of the ESP32 tutorials (one client, 125-byte frames)",
+        role: Role::Server,
+        default_firmware: NETCONN,
+    },
+];
 
 /// The profile `esp-ws run` and `esp-ws sim` use unless told otherwise.
 pub const DEFAULT: &str = "v5.5.5";
@@ -144,6 +162,14 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF master (102122904ad)",
         summary: "master with CONFIG_HTTPD_WS_STRICTER_RFC6455=y: Host required, the key must be base64 of 16 bytes, WebSocket needs HTTP/1.1",
         ready: READY_V5,
+        known_bugs: &[],
+    },
+    Firmware {
+        name: NETCONN,
+        family: LWIP_NETCONN,
+        release: "HX \"Chapter 18\" netconn server (58f2119b) on ESP-IDF v3.0",
+        summary: "port 9998, one client at a time, any request with Sec-WebSocket-Key: gets a 130-byte 101, TEXT of up to 125 bytes echoed (ON/OFF switch GPIO2), no PONG, no CLOSE reply",
+        ready: READY_NETCONN,
         known_bugs: &[],
     },
 ];

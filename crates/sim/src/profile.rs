@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::firmware::{self, ws_echo_server};
+use crate::firmware::{self, netconn_websocket, ws_echo_server};
 use crate::idf::release;
 
 #[derive(Clone, Debug)]
@@ -77,6 +77,17 @@ pub fn master_strict() -> Profile {
     }
 }
 
+/// The lwIP netconn WebSocket server of the HX "Chapter 18" tutorial
+/// (xiaolongba/wireless-tech 58f2119b), on ESP-IDF v3.0 (fact sheet
+/// lwip-netconn-ws-server.md, sections 0 and 1).
+pub fn netconn_hx() -> Profile {
+    Profile {
+        name: "netconn-hx",
+        idf: Arc::new(release::v3_0()),
+        firmware: netconn_websocket::spec(),
+    }
+}
+
 /// Every profile, the default first.
 pub fn all() -> Vec<Arc<Profile>> {
     vec![
@@ -86,6 +97,7 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(v5_5_2()),
         Arc::new(master()),
         Arc::new(master_strict()),
+        Arc::new(netconn_hx()),
     ]
 }
 
