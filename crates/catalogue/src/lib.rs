@@ -82,6 +82,14 @@ const READY_V4: &[&str] = &[
 ];
 
 const LWIP_NETCONN: &str = "lwip-netconn";
+const NODEMCU_HTTPD: &str = "nodemcu-httpd";
+/// The NodeMCU profile, the default of its family.
+pub const NODEMCU: &str = "nodemcu-pr3514";
+/// NodeMCU prints no line of its own when it is up (its start-up banner is
+/// not in the fact sheet, and the model prints none); ESP-IDF's default
+/// station handler prints the address it got, which the model prints once
+/// init.lua has run.
+const READY_NODEMCU: &[&str] = &[r"sta ip: \d+\.\d+\.\d+\.\d+"];
 
 /// The netconn tutorial's profile, the default of its family.
 pub const NETCONN: &str = "netconn-hx";
@@ -97,6 +105,12 @@ static FAMILIES: &[Family] = &[
         title: "ESP-IDF's esp_http_server with its ws_echo_server example",
         role: Role::Server,
         default_firmware: DEFAULT,
+    },
+    Family {
+        name: NODEMCU_HTTPD,
+        title: "NodeMCU's Lua httpd module with WebSocket routes (PR #3514), on esp_http_server",
+        role: Role::Server,
+        default_firmware: NODEMCU,
     },
     Family {
         name: LWIP_NETCONN,
@@ -162,6 +176,14 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF master (102122904ad)",
         summary: "master with CONFIG_HTTPD_WS_STRICTER_RFC6455=y: Host required, the key must be base64 of 16 bytes, WebSocket needs HTTP/1.1",
         ready: READY_V5,
+        known_bugs: &[],
+    },
+    Firmware {
+        name: NODEMCU,
+        family: NODEMCU_HTTPD,
+        release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
+        summary: "Lua httpd.websocket() routes running the module documentation's example (/echo, /beat) or --script; empty frames close, fragments cut to the first, ws:close() without a CLOSE frame, PONG desync",
+        ready: READY_NODEMCU,
         known_bugs: &[],
     },
     Firmware {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::firmware::{self, netconn_websocket, ws_echo_server};
+use crate::firmware::{self, netconn_websocket, nodemcu, ws_echo_server};
 use crate::idf::release;
 
 #[derive(Clone, Debug)]
@@ -77,6 +77,18 @@ pub fn master_strict() -> Profile {
     }
 }
 
+/// NodeMCU's dev-esp32 branch with the WebSocket routes of its PR #3514
+/// (head affed3f8), built with CONFIG_NODEMCU_CMODULE_HTTPD_WS=y on the
+/// ESP-IDF release that tree builds with, v5.0.2 (fact sheet
+/// nodemcu-httpd-websocket.md, sections 0 and 1).
+pub fn nodemcu_pr3514() -> Profile {
+    Profile {
+        name: "nodemcu-pr3514",
+        idf: Arc::new(release::v5_0_2()),
+        firmware: nodemcu::spec(),
+    }
+}
+
 /// The lwIP netconn WebSocket server of the HX "Chapter 18" tutorial
 /// (xiaolongba/wireless-tech 58f2119b), on ESP-IDF v3.0 (fact sheet
 /// lwip-netconn-ws-server.md, sections 0 and 1).
@@ -97,6 +109,7 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(v5_5_2()),
         Arc::new(master()),
         Arc::new(master_strict()),
+        Arc::new(nodemcu_pr3514()),
         Arc::new(netconn_hx()),
     ]
 }

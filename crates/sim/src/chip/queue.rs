@@ -153,6 +153,26 @@ impl<T: Send + 'static> Queue<T> {
         }
     }
 
+    /// `xQueueReceive(q, &item, 0)`: the next item if there is one. Like
+    /// [`Queue::receive`], it means the item received before is handled.
+    pub fn try_receive(&self) -> Option<T> {
+        let mut st = self.inner.lock();
+        let done = std::mem::take(&mut st.taken);
+        if done > 0 {
+            drop(st);
+            self.inner.shared.work_done(done);
+            st = self.inner.lock();
+        }
+        if st.halted {
+            return None;
+        }
+        let item = st.items.pop_front()?;
+        st.taken += 1;
+        drop(st);
+        self.inner.cv.notify_all();
+        Some(item)
+    }
+
     /// The item received last has been handled, without coming back for
     /// another: for a reply the receiver takes once.
     pub fn handled(&self) {

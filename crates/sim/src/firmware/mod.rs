@@ -5,6 +5,7 @@
 //! (calloc, the panic handler); nothing below names it.
 
 pub mod netconn_websocket;
+pub mod nodemcu;
 pub mod ws_echo_server;
 
 use std::fmt;
