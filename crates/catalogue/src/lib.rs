@@ -187,6 +187,22 @@ static FIRMWARES: &[Firmware] = &[
         known_bugs: &[],
     },
     Firmware {
+        name: "nodemcu-pr3514-probe",
+        family: NODEMCU_HTTPD,
+        release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
+        summary: "the same firmware with esp-ws's probe script as init.lua: /probe prints what Lua sees (req.method 1235, callbacks, close rules, tracebacks), /fail raises in its handler",
+        ready: READY_NODEMCU,
+        known_bugs: &[],
+    },
+    Firmware {
+        name: "nodemcu-pr3514-stop",
+        family: NODEMCU_HTTPD,
+        release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
+        summary: "the same firmware with a script whose /echo calls httpd.stop() on \"stop\": with the session open, the Lua and httpd tasks wait for each other for ever",
+        ready: READY_NODEMCU,
+        known_bugs: &[NODEMCU_STOP_DEADLOCK],
+    },
+    Firmware {
         name: NETCONN,
         family: LWIP_NETCONN,
         release: "HX \"Chapter 18\" netconn server (58f2119b) on ESP-IDF v3.0",
@@ -203,8 +219,13 @@ const SIGNED_COMPARE: &str = "esp-idf#18483";
 const NO_CLOSE_REPLY: &str = "esp-idf b9b1a7aba8c";
 const GET_BRANCH: &str = "ws_echo_server GET branch";
 const STRCMP_NULL: &str = "ws_echo_server strcmp(NULL)";
+const NODEMCU_STOP_DEADLOCK: &str = "nodemcu httpd.stop deadlock";
 
 static KNOWN_BUGS: &[KnownBug] = &[
+    KnownBug {
+        id: NODEMCU_STOP_DEADLOCK,
+        title: "httpd.stop() with a WebSocket session open: the httpd task waits for Lua to free the session's ws object while Lua waits for httpd to stop (NodeMCU PR #3514, inferred)",
+    },
     KnownBug {
         id: PONG_DESYNC,
         title: "a PONG is not handed to the handler and its bytes after the first stay unread: the next read starts inside it",

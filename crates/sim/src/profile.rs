@@ -85,7 +85,27 @@ pub fn nodemcu_pr3514() -> Profile {
     Profile {
         name: "nodemcu-pr3514",
         idf: Arc::new(release::v5_0_2()),
-        firmware: nodemcu::spec(),
+        firmware: nodemcu::spec(nodemcu::EXAMPLE_SCRIPT),
+    }
+}
+
+/// The same firmware with esp-ws's probe script as init.lua (what a
+/// script sees of the httpd module, printed on the console).
+pub fn nodemcu_pr3514_probe() -> Profile {
+    Profile {
+        name: "nodemcu-pr3514-probe",
+        firmware: nodemcu::spec(nodemcu::PROBE_SCRIPT),
+        ..nodemcu_pr3514()
+    }
+}
+
+/// The same firmware with a script that calls `httpd.stop()` while a
+/// WebSocket session is open.
+pub fn nodemcu_pr3514_stop() -> Profile {
+    Profile {
+        name: "nodemcu-pr3514-stop",
+        firmware: nodemcu::spec(nodemcu::STOP_SCRIPT),
+        ..nodemcu_pr3514()
     }
 }
 
@@ -110,6 +130,8 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(master()),
         Arc::new(master_strict()),
         Arc::new(nodemcu_pr3514()),
+        Arc::new(nodemcu_pr3514_probe()),
+        Arc::new(nodemcu_pr3514_stop()),
         Arc::new(netconn_hx()),
     ]
 }

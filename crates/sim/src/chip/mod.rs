@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use console::{Clock, Console, Level, SerialSink};
 
 pub use queue::Queue;
-pub use task::blocking;
+pub use task::{blocking, when_blocked};
 pub use timer::TimerHandle;
 pub use uart::UartRx;
 

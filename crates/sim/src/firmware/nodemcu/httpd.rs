@@ -10,8 +10,7 @@
 //! carries Lua's requests and a binary semaphore releases Lua again.
 //!
 //! Not modelled: `httpd.dynamic` and `httpd.static` responses to plain
-//! HTTP (the example script uses neither), `httpd.stop` (with a WebSocket
-//! session open it deadlocks both tasks, sheet section 4), and the
+//! HTTP (the example script uses neither), and the
 //! webroot's files: the model has no file system, so the static routes
 //! `httpd.start` registers answer every request with 404 (`serve_file`
 //! when `fopen` fails; the `fclose(NULL)` that follows is not modelled).
@@ -209,6 +208,24 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
                 } else {
                     Ok(MultiValue::from_iter([Value::Nil]))
                 }
+            })?,
+        )?;
+    }
+    {
+        let (server, chip) = (side.server.clone(), vm.chip.clone());
+        t.set(
+            "stop",
+            vm.function(move |lua, _args| {
+                // `lhttpd_stop()`: httpd_stop() on the Lua task, which waits
+                // for the server's task; with a WebSocket session open that
+                // task waits for Lua to free the session's ws object, and
+                // both hang (sheet section 4, inferred).
+                let handle = server.borrow_mut().take();
+                if let Some(handle) = handle {
+                    let _ = handle.httpd_stop(&chip);
+                    lua.set_named_registry_value(HANDLERS, lua.create_table()?)?;
+                }
+                Ok(MultiValue::new())
             })?,
         )?;
     }
@@ -494,14 +511,26 @@ fn dynamic_handler_httpd(hd: &mut Httpd, key: &str, method: i64, shared: &Shared
                 Some(ESP_OK)
             }
         };
-        // Request processed: release the Lua task.
-        link.done.send(());
+        // Request processed: release the Lua task. The httpd task has the
+        // higher priority (tskIDLE_PRIORITY + 5): Lua goes on once it
+        // blocks, after what it does with the reply (a failed handler's
+        // log line, say).
+        release_lua(&link);
         if let Some(r) = end {
             break r;
         }
     };
     link.queue.handled();
     result
+}
+
+/// `xSemaphoreGive(done)`, which the Lua task sees once the httpd task
+/// blocks.
+fn release_lua(link: &Link) {
+    let done = link.done.clone();
+    crate::chip::when_blocked(Box::new(move || {
+        done.send(());
+    }));
 }
 
 /// `free_sess_ctx()`: when esp_http_server deletes the session, Lua is
@@ -529,7 +558,7 @@ fn free_sess_ctx(shared: Shared) -> Arc<dyn Fn(i64) + Send + Sync> {
         }
         if link.queue.receive().is_some() {
             link.queue.handled();
-            link.done.send(());
+            release_lua(&link);
         }
     })
 }

@@ -6,7 +6,9 @@
 //! Facts: the fact sheet nodemcu-httpd-websocket.md and seed 000.
 //!
 //! The default script is the module documentation's example as the sheet
-//! describes it (`init.lua` in this folder); a host may give its own.
+//! describes it (`init.lua` in this folder); a host may give its own. Two
+//! scripts of esp-ws's own (`probe.lua`, `stop.lua`) make the profiles that
+//! show the rest of the module's behaviour on the console.
 //!
 //! What NodeMCU prints of its own when it starts (its banner, the Lua
 //! prompt) is not in the fact sheet, so the model prints none of it; nor
@@ -27,17 +29,21 @@ use lua::{Vm, bad_argument, typename};
 use task::Tasks;
 
 /// The module documentation's example (see the file's header).
-pub const DEFAULT_SCRIPT: &str = include_str!("init.lua");
+pub const EXAMPLE_SCRIPT: &str = include_str!("init.lua");
+/// esp-ws's probe script: what a script sees of the module, printed.
+pub const PROBE_SCRIPT: &str = include_str!("probe.lua");
+/// esp-ws's script that calls `httpd.stop()` with a session open.
+pub const STOP_SCRIPT: &str = include_str!("stop.lua");
 
-/// The firmware as a profile names it: it runs the host's script, or the
-/// documentation's example.
-pub fn spec() -> Spec {
-    Spec::new("nodemcu", |options| {
+/// The firmware as a profile names it, with the `init.lua` it was flashed
+/// with; a host's script replaces that.
+pub fn spec(init_lua: &'static str) -> Spec {
+    Spec::new("nodemcu", move |options| {
         Arc::new(NodeMcu {
             script: options
                 .script
                 .clone()
-                .unwrap_or_else(|| DEFAULT_SCRIPT.as_bytes().to_vec()),
+                .unwrap_or_else(|| init_lua.as_bytes().to_vec()),
         })
     })
     .running_scripts()

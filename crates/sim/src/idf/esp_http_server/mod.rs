@@ -255,6 +255,38 @@ impl HttpdHandle {
     pub fn httpd_queue_work(&self, work: WorkFn) -> EspErr {
         self.work.httpd_queue_work(work)
     }
+
+    /// `httpd_stop()`: a HTTPD_CTRL_SHUTDOWN message to the server's task,
+    /// then the caller waits (in 100 ms sleeps in C) until that task has
+    /// stopped. A session whose context cannot be freed meanwhile keeps it
+    /// waiting for ever, as on the chip.
+    pub fn httpd_stop(&self, chip: &Services) -> EspErr {
+        let stopped = chip.queue_create::<()>(1);
+        let tell = stopped.clone();
+        // cs_send_to_ctrl_sock() directly, without httpd_queue_work()'s
+        // semaphore: the model's control socket carries work items only.
+        let ret = self.work.httpd_queue_work(Box::new(move |hd: &mut Httpd| {
+            logf!(hd.con, Debug, TAG, "httpd_process_ctrl_msg", "shutdown");
+            hd.stopping = true;
+            hd.stopped = Some(tell);
+        }));
+        if ret != ESP_OK {
+            return ret;
+        }
+        logf!(
+            self.work.con,
+            Debug,
+            TAG,
+            "httpd_stop",
+            "sent control msg to stop server"
+        );
+        if stopped.receive().is_none() {
+            return ESP_FAIL;
+        }
+        stopped.handled();
+        logf!(self.work.con, Debug, TAG, "httpd_stop", "server stopped");
+        ESP_OK
+    }
 }
 
 struct WorkState {
@@ -383,6 +415,8 @@ pub struct Httpd {
     /// previous frame, whatever socket that came from.
     aux_mask_key: [u8; 4],
     stopping: bool,
+    /// Told when the task has stopped (`hd_td.status = THREAD_STOPPED`).
+    stopped: Option<crate::chip::Queue<()>>,
 }
 
 /// `TAG` of httpd_main.c.
@@ -493,6 +527,7 @@ impl Httpd {
             req: None,
             aux_mask_key: [0; 4],
             stopping: false,
+            stopped: None,
         };
         hd.dispatch_event(ServerEvent::Start);
         let handle = HttpdHandle {
@@ -544,6 +579,20 @@ impl Httpd {
             }
         }
         logf!(self.con, Debug, TAG, "httpd_thread", "web server exiting");
+        // httpd_thread() after the loop: the control sockets, every
+        // session (each freeing its context), the listening socket, then
+        // THREAD_STOPPED, which httpd_stop() waits for.
+        let _ = self.net.close(self.msg_fd);
+        let _ = self.net.close(self.ctrl_fd);
+        for slot in 0..self.sessions.len() {
+            if self.sessions[slot].fd >= 0 {
+                self.httpd_sess_delete(slot);
+            }
+        }
+        let _ = self.net.close(self.listen_fd);
+        if let Some(stopped) = self.stopped.take() {
+            stopped.send(());
+        }
     }
 
     /// `httpd_server()`: one turn of the select loop.
