@@ -182,7 +182,7 @@ static FIRMWARES: &[Firmware] = &[
         name: NODEMCU,
         family: NODEMCU_HTTPD,
         release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
-        summary: "Lua httpd.websocket() routes running the module documentation's example (/echo, /beat) or --script; empty frames close, fragments cut to the first, ws:close() without a CLOSE frame, PONG desync",
+        summary: "Lua httpd.websocket() routes running the module documentation's example (/echo, /beat) or a script of your own; empty frames close, fragments cut to the first, ws:close() without a CLOSE frame, PONG desync",
         ready: READY_NODEMCU,
         known_bugs: &[],
     },
