@@ -53,6 +53,12 @@ pub struct Firmware {
     pub ready: &'static [&'static str],
     /// Ids of the [`KnownBug`]s it carries.
     pub known_bugs: &'static [&'static str],
+    /// The TCP port the firmware serves on: the default of a QEMU guest's
+    /// forwarded port and of a board's address.
+    pub port: u16,
+    /// A WebSocket route it serves, for a readiness handshake with a board
+    /// esp-ws attaches to.
+    pub ws_path: &'static str,
 }
 
 /// A bug of a released firmware that scenarios document as an expected
@@ -130,6 +136,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v5.5.5",
         summary: "/ws, /auth (pre- and post-handshake callbacks); \"Trigger async\" and \"Ping\" prefixes; PONGs reach the handler",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[],
     },
     Firmware {
@@ -138,6 +146,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v4.2",
         summary: "the README's documented output: /ws only, 128-byte frames, exact \"Trigger async\"; no CLOSE reply, PONGs left unread (esp-idf#18227), no sub-protocols",
         ready: READY_V4,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[NO_CLOSE_REPLY, PONG_DESYNC, SHORT_HEADER_READS],
     },
     Firmware {
@@ -146,6 +156,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v4.4",
         summary: "handler called at the handshake (\"Handshake done\"); /ws only; exact \"Trigger async\" (an empty TEXT frame crashes the example); no CLOSE reply; PONG desync (esp-idf#18227)",
         ready: READY_V4,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[
             NO_CLOSE_REPLY,
             PONG_DESYNC,
@@ -160,6 +172,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v5.5.2",
         summary: "handler called at the handshake (\"Handshake done\"); /auth with the pre-handshake callback only; exact \"Trigger async\"; PONG desync (esp-idf#18227), negative recv taken as success (esp-idf#18483), recv()==0 not an error (esp-idf#17822)",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[PONG_DESYNC, GET_BRANCH, RECV_ZERO, SIGNED_COMPARE],
     },
     Firmware {
@@ -168,6 +182,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF master (102122904ad)",
         summary: "as v5.5.5, plus /ws_partial (64-byte chunked echo), 400/426 answers to bad handshakes, exact-length key and version",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[],
     },
     Firmware {
@@ -176,6 +192,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF master (102122904ad)",
         summary: "master with CONFIG_HTTPD_WS_STRICTER_RFC6455=y: Host required, the key must be base64 of 16 bytes, WebSocket needs HTTP/1.1",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[],
     },
     Firmware {
@@ -184,6 +202,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
         summary: "Lua httpd.websocket() routes running the module documentation's example (/echo, /beat) or a script of your own; empty frames close, fragments cut to the first, ws:close() without a CLOSE frame, PONG desync",
         ready: READY_NODEMCU,
+        port: 80,
+        ws_path: "/echo",
         known_bugs: &[],
     },
     Firmware {
@@ -192,6 +212,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
         summary: "the same firmware with esp-ws's probe script as init.lua: /probe prints what Lua sees (req.method 1235, callbacks, close rules, tracebacks), /fail raises in its handler",
         ready: READY_NODEMCU,
+        port: 80,
+        ws_path: "/probe",
         known_bugs: &[],
     },
     Firmware {
@@ -200,6 +222,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
         summary: "the same firmware with a script whose /echo calls httpd.stop() on \"stop\": with the session open, the Lua and httpd tasks wait for each other for ever",
         ready: READY_NODEMCU,
+        port: 80,
+        ws_path: "/echo",
         known_bugs: &[NODEMCU_STOP_DEADLOCK],
     },
     Firmware {
@@ -208,6 +232,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "HX \"Chapter 18\" netconn server (58f2119b) on ESP-IDF v3.0",
         summary: "port 9998, one client at a time, any request with Sec-WebSocket-Key: gets a 130-byte 101, TEXT of up to 125 bytes echoed (ON/OFF switch GPIO2), no PONG, no CLOSE reply",
         ready: READY_NETCONN,
+        port: 9998,
+        ws_path: "/",
         known_bugs: &[],
     },
 ];
