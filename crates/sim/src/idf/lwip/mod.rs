@@ -570,7 +570,17 @@ impl Lwip {
     /// CPU is halted).
     pub fn idle_mark(&self) -> Option<u64> {
         let st = self.lock();
-        (st.halted || (st.idle && st.idle_epoch == st.epoch)).then_some(st.epoch)
+        Self::at_rest(&st).then_some(st.epoch)
+    }
+
+    /// Nothing for the network side to do: halted, a task waits for the
+    /// network with nothing new since, or there is no socket at all (a
+    /// firmware that serves nothing, such as a NodeMCU script without a
+    /// server).
+    fn at_rest(st: &State) -> bool {
+        st.halted
+            || (st.idle && st.idle_epoch == st.epoch)
+            || (st.slots.iter().all(Option::is_none) && st.conns.is_empty())
     }
 
     /// The calling task is about to wait for the network with nothing to
@@ -587,10 +597,7 @@ impl Lwip {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
         loop {
-            if st.halted {
-                return true;
-            }
-            if st.idle && st.idle_epoch == st.epoch {
+            if Self::at_rest(&st) {
                 return true;
             }
             let now = Instant::now();
