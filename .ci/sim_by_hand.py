@@ -90,7 +90,7 @@ with sim("--firmware", "netconn-hx") as (addr, lines):
 
 # NodeMCU's httpd routes: the documentation's example, then a script of one's own.
 with sim("--firmware", "nodemcu-pr3514") as (addr, lines):
-    wait_for(lines, "sta ip:")
+    wait_for(lines, "powered by Lua")
     ws = websocket.create_connection(f"ws://{addr}/echo", timeout=10)
     ws.send("hello lua")
     assert ws.recv() == "hello lua"
@@ -113,7 +113,6 @@ with tempfile.TemporaryDirectory() as d:
                 '  ws:on("text", function(s) ws:text(s:upper()) end)\n'
                 'end)\n')
     with sim("--firmware", "nodemcu-pr3514", "--script", script) as (addr, lines):
-        wait_for(lines, "sta ip:")
         wait_for(lines, "my script")
         ws = websocket.create_connection(f"ws://{addr}/up", timeout=10)
         ws.send("shout")

@@ -91,12 +91,9 @@ const LWIP_NETCONN: &str = "lwip-netconn";
 const NODEMCU_HTTPD: &str = "nodemcu-httpd";
 /// The NodeMCU profile, the default of its family.
 pub const NODEMCU: &str = "nodemcu-pr3514";
-/// NodeMCU prints no line of its own when it is up (its start-up banner is
-/// not in the fact sheet, and the model prints none); ESP-IDF's default
-/// station handler prints the address it got, which the model prints once
-/// init.lua has run.
-const READY_NODEMCU: &[&str] = &[r"sta ip: \d+\.\d+\.\d+\.\d+"];
-
+/// NodeMCU's banner (lua.c `pmain()`), printed by every build before it
+/// runs init.lua; the simulator's NodeMCU is up once init.lua has run.
+const READY_NODEMCU: &[&str] = &[r"NodeMCU ESP32 build .* powered by Lua"];
 /// The netconn tutorial's profile, the default of its family.
 pub const NETCONN: &str = "netconn-hx";
 

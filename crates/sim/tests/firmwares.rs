@@ -30,6 +30,13 @@ struct Bench {
 
 impl Bench {
     fn new(profile: &str, script: Option<&str>) -> Bench {
+        let b = Bench::booted(profile, script);
+        assert!(b.chip.wait_idle(Duration::from_secs(5)), "idle after boot");
+        b
+    }
+
+    /// Powered on and booted, idle or not.
+    fn booted(profile: &str, script: Option<&str>) -> Bench {
         let serial = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let s = serial.clone();
@@ -41,7 +48,6 @@ impl Bench {
         cfg.script = script.map(|s| s.as_bytes().to_vec());
         let chip = Simulator::power_on(cfg, sink, wire.clone());
         assert!(chip.wait_booted(Duration::from_secs(5)));
-        assert!(chip.wait_idle(Duration::from_secs(5)), "idle after boot");
         Bench { chip, wire, serial }
     }
 
@@ -137,18 +143,85 @@ end)
 }
 
 #[test]
-fn nodemcu_an_error_in_init_lua_prints_its_traceback_and_the_board_still_comes_up() {
+fn nodemcu_an_error_in_init_lua_prints_its_traceback_and_the_board_stays_up() {
     let b = Bench::new(
         "nodemcu-pr3514",
         Some("print('before')\nerror('broken script')\n"),
     );
     let log = b.log();
+    let banner = log
+        .find("NodeMCU ESP32 build unspecified powered by Lua 5.3.5 [5.3-int32-singlefp] on IDF v5.0.2\n")
+        .expect(&log);
     let before = log.find("before\n").expect("print ran");
     let err = log
         .find("init.lua:2: broken script\nstack traceback:\n")
         .expect(&log);
-    let ip = log.find("sta ip: 10.0.2.15").expect(&log);
-    assert!(before < err && err < ip, "{log}");
+    assert!(banner < before && before < err, "{log}");
+    // lua.c prints it directly, not through onerror: no restart.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(b.chip.boots(), 1, "{}", b.log());
+}
+
+#[test]
+fn nodemcu_default_error_handler_prints_the_traceback_and_restarts_two_seconds_later() {
+    let script = r#"
+tmr.create():alarm(10, tmr.ALARM_SINGLE, function() error("in a callback") end)
+"#;
+    // The error comes back after every restart: the board boot-loops.
+    let b = Bench::booted("nodemcu-pr3514", Some(script));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.chip.boots() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(b.chip.boots() >= 2, "{}", b.log());
+    let log = b.log();
+    let err = log
+        .find("init.lua:2: in a callback\nstack traceback:\n")
+        .expect(&log);
+    let reset = log.find("rst:0xc (SW_CPU_RESET)").expect(&log);
+    assert!(err < reset, "{log}");
+    assert!(
+        !log.contains("Guru Meditation"),
+        "esp_restart() prints no panic: {log}"
+    );
+}
+
+#[test]
+fn nodemcu_setonerror_print_keeps_the_board_running() {
+    let script = r#"
+node.setonerror(print)
+tmr.create():alarm(10, tmr.ALARM_SINGLE, function() error("kept") end)
+"#;
+    let b = Bench::new("nodemcu-pr3514", Some(script));
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = b.log();
+    assert!(
+        log.contains("init.lua:3: kept\nstack traceback:\n"),
+        "{log}"
+    );
+    assert_eq!(b.chip.boots(), 1, "{log}");
+}
+
+#[test]
+fn nodemcu_tmr_modes_and_state_are_those_of_tmr_c() {
+    let script = r#"
+print(tmr.ALARM_SINGLE, tmr.ALARM_AUTO, tmr.ALARM_SEMI)
+local t = tmr.create()
+print(t:state())
+t:register(50, tmr.ALARM_SEMI, function() print("semi fired") end)
+print(t:state())
+print(t:start(), t:start())
+local ok, err = pcall(tmr.create().start, tmr.create())
+print(ok, err)
+"#;
+    let b = Bench::new("nodemcu-pr3514", Some(script));
+    std::thread::sleep(Duration::from_millis(200));
+    b.settle();
+    let log = b.log();
+    assert!(log.contains("0\t1\t2\n"), "{log}");
+    assert!(log.contains("nil\nfalse\t2\ntrue\tfalse\n"), "{log}");
+    assert!(log.contains("false\ttimer not registered\n"), "{log}");
+    assert!(log.contains("semi fired\n"), "{log}");
 }
 
 #[test]

@@ -257,6 +257,16 @@ impl Services {
         self.shared.halt_all();
     }
 
+    /// `esp_restart()`: a software reset, with nothing printed before it
+    /// (the ROM banner that follows says `rst:0xc (SW_CPU_RESET)`). Every
+    /// task stops, as for a panic, and the chip boots again (or, with no
+    /// reboot configured, stays halted, as QEMU's `-no-reboot` does).
+    pub fn restart(&self) {
+        self.shared.con.mute();
+        self.shared.update(|st| st.panicked = true);
+        self.shared.halt_all();
+    }
+
     /// How many times the chip has booted (1 after power-on, one more per
     /// panic reboot).
     pub fn boots(&self) -> u32 {

@@ -2,8 +2,9 @@
 //! built from source by mlua), with the libraries NodeMCU links in and
 //! NodeMCU's own pieces that the modelled modules use: `print` on the
 //! console, `luaL_pcallx` (a callback's error becomes a traceback, reported
-//! as a task of its own through `node.onerror`'s function or `print`), and
-//! errors raised by a module function (`luaL_error`).
+//! as a task of its own through the registry's `onerror` function, which
+//! `node.setonerror` sets, or `print`), and errors raised by a module
+//! function (`luaL_error`).
 //!
 //! The model's Lua has no file system: `dofile`, `loadfile`, `io`, `os` and
 //! `package` are left out, so a script can only reach what NodeMCU's
@@ -70,13 +71,14 @@ impl Vm {
             .eval()?;
         let fail = lua.create_table()?;
         // luaL_error() in a C function gives the position of the Lua code
-        // that called it; the tail call leaves that code at level 1.
+        // that called it: level 2 from the shim (none when that is C, as
+        // pcall is). A traceback shows the shim as a `[C]` frame.
         let shim: Function = lua
             .load(
                 "local fail, pack, unpack, error = ...\n\
                  return function(f) return function(...)\n\
                  local r = pack(f(...))\n\
-                 if r[1] == fail then return error(r[2], 1) end\n\
+                 if r[1] == fail then error(r[2], 2) end\n\
                  return unpack(r, 1, r.n)\n\
                  end end",
             )
@@ -126,26 +128,25 @@ impl Vm {
     /// UART0 with whatever ESP-IDF prints.
     fn open_print(&self) -> mlua::Result<()> {
         let con = self.con.clone();
-        let print = self.lua.create_function(move |lua, args: MultiValue| {
+        let fail = self.fail.clone();
+        let print = self.function(move |lua, args: MultiValue| {
             let tostring: Function = lua.globals().get("tostring")?;
             let mut line = Vec::new();
             for (i, a) in args.into_iter().enumerate() {
                 if i > 0 {
                     line.push(b'\t');
                 }
-                let s: Value = tostring.call(a)?;
-                match s {
+                match tostring.call::<Value>(a)? {
                     Value::String(s) => line.extend_from_slice(&s.as_bytes()),
                     _ => {
-                        return Err(mlua::Error::RuntimeError(
-                            "'tostring' must return a string to 'print'".into(),
-                        ));
+                        return (fail.clone(), "'tostring' must return a string to 'print'")
+                            .into_lua_multi(lua);
                     }
                 }
             }
             line.push(b'\n');
             con.printf(&line);
-            Ok(())
+            Ok(MultiValue::new())
         })?;
         self.lua.globals().set("print", print)
     }
@@ -178,6 +179,25 @@ impl Vm {
         ok
     }
 
+    /// lua.c `docall()`: calls `f` with `msghandler`
+    /// (`debug.traceback(msg, 2)`); Err is the traceback.
+    pub fn docall(&self, f: Function) -> Result<(), Value> {
+        let argv =
+            MultiValue::from_iter([Value::Function(f), Value::Function(self.handler.clone())]);
+        match self.xpcall.call::<MultiValue>(argv) {
+            Ok(mut out) => match out.pop_front() {
+                Some(Value::Boolean(true)) => Ok(()),
+                _ => Err(strip_xpcall_frame(
+                    &self.lua,
+                    out.pop_front().unwrap_or(Value::Nil),
+                )),
+            },
+            Err(e) => Err(Value::String(
+                self.lua.create_string(e.to_string()).expect("a Lua string"),
+            )),
+        }
+    }
+
     /// `luaL_posttask(L, LUA_TASK_HIGH)` of `errhandler_aux` with the
     /// message: the registry's `onerror` function if there is one, else
     /// the global `print`.
@@ -197,6 +217,9 @@ impl Vm {
                     return;
                 };
                 let _ = vm.lua.remove_registry_value(key);
+                // lauxlib.c errhandler_aux(): the registry's `onerror` if it
+                // is a function (node.setonerror's, or node.c's default),
+                // else the global `print`.
                 let reporter = match vm.lua.named_registry_value::<Value>("onerror") {
                     Ok(Value::Function(f)) => Some(f),
                     _ => vm.lua.globals().get::<Function>("print").ok(),

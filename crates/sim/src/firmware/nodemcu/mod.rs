@@ -2,7 +2,8 @@
 //! WebSocket routes of PR #3514, on ESP-IDF v5.0.2: a real Lua 5.3 VM
 //! running a script (`init.lua`), with the modules the script touches
 //! modelled on the model's ESP-IDF: [`httpd`] over esp_http_server,
-//! [`tmr`] over FreeRTOS timers, `print` on UART0 and `node.onerror`.
+//! [`tmr`] over FreeRTOS timers, `print` on UART0 and `node.setonerror`
+//! (the registry's `onerror`, which the fact sheet calls node.onerror).
 //! Facts: the fact sheet nodemcu-httpd-websocket.md and seed 000.
 //!
 //! The default script is the module documentation's example as the sheet
@@ -10,9 +11,11 @@
 //! scripts of esp-ws's own (`probe.lua`, `stop.lua`) make the profiles that
 //! show the rest of the module's behaviour on the console.
 //!
-//! What NodeMCU prints of its own when it starts (its banner, the Lua
-//! prompt) is not in the fact sheet, so the model prints none of it; nor
-//! does it read the console (no Lua prompt).
+//! What NodeMCU prints of its own when it starts is not in the fact sheet;
+//! the model prints what the source at PR #3514's head prints (a blank
+//! line and the banner), and reads no console input (no Lua prompt).
+//! Wi-Fi is started by Lua on NodeMCU (its `wifi` module, not modelled),
+//! so the model prints no address line: its ready line is the banner.
 
 mod httpd;
 mod lua;
@@ -20,12 +23,12 @@ mod task;
 mod tmr;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use mlua::{MultiValue, Value};
+use mlua::{Function, MultiValue, Value};
 
 use super::{Context, Firmware, Spec};
-use crate::idf::esp_netif::esp_netif_action_got_ip;
-use lua::{Vm, bad_argument, typename};
+use lua::Vm;
 use task::Tasks;
 
 /// The module documentation's example (see the file's header).
@@ -55,18 +58,19 @@ pub struct NodeMcu {
 }
 
 impl Firmware for NodeMcu {
-    /// `app_main()` (components/base_nodemcu/user_main.c): the console,
-    /// then the Lua task, which opens the modules and runs `init.lua`.
+    /// `app_main()` of components/base_nodemcu/user_main.c: the console,
+    /// `nodemcu_init()` (its `NODE_ERR("\n")`; the SPIFFS partition is
+    /// taken as formatted), then `start_lua()`: `lua_main()` opens the
+    /// modules, prints the banner and runs `init.lua`; then the task pump.
     ///
-    /// The station's address (ESP-IDF's default handler,
-    /// `esp_netif_action_got_ip` for the `sta` interface) is printed once
-    /// init.lua has run and what it posted is done: on a board the Wi-Fi
-    /// association and DHCP take seconds, init.lua milliseconds. The board
-    /// is taken to have its station configuration stored (NodeMCU keeps
-    /// it in NVS), as the documentation's example assumes a connected
-    /// board.
+    /// On the chip all of that runs on the main task, and `app_main` never
+    /// returns. The model runs it on a task of its own and returns from
+    /// `app_main` once `init.lua` and what it posted are done: v5.0.2 prints
+    /// no line for either, and a host waiting for the firmware to be up
+    /// then knows that the script's routes exist.
     fn app_main(&self, ctx: &Context<'_>) {
         let chip = ctx.chip.clone();
+        chip.console().printf(b"\n");
         let tasks = Tasks::new(&chip);
         let started = chip.queue_create::<()>(1);
         {
@@ -84,6 +88,7 @@ impl Firmware for NodeMcu {
                     // The modelled modules always open; nothing to report.
                     Err(_) => return,
                 };
+                vm.con.printf(BANNER.as_bytes());
                 run_init(&vm, &script);
                 tasks.run_pending(&vm);
                 started.send(());
@@ -92,10 +97,19 @@ impl Firmware for NodeMcu {
         }
         if started.receive().is_some() {
             started.handled();
-            esp_netif_action_got_ip(chip.console(), "sta", ctx.net);
         }
     }
 }
+
+/// lua.c `pmain()`: `"\n%s build %s powered by %s [%s] on IDF %s\n"` with
+/// NODE_VERSION (components/platform/include/user_version.h), BUILD_DATE
+/// (that file's "unspecified" unless the build's environment sets one),
+/// LUA_RELEASE (NodeMCU's lua.h: Lua 5.3.5), XLUA_OPT_STR (luaconf.h with
+/// the Kconfig defaults: 32-bit integers, single-precision floats) and
+/// IDF_VER. The Lua prompt that follows (`> `, no newline) is not
+/// modelled: the model reads no console input.
+pub const BANNER: &str =
+    "\nNodeMCU ESP32 build unspecified powered by Lua 5.3.5 [5.3-int32-singlefp] on IDF v5.0.2\n";
 
 /// The modules the model has (`NODEMCU_MODULE` entries and lbaselib).
 fn open_modules(vm: &Vm) -> mlua::Result<()> {
@@ -105,28 +119,36 @@ fn open_modules(vm: &Vm) -> mlua::Result<()> {
     open_node(vm)
 }
 
-/// `node.onerror([function])`: the function NodeMCU's error reporter calls
-/// with a callback's traceback instead of `print` (registry `onerror`).
+/// `node.setonerror([function])` (components/modules/node.c): the
+/// registry's `onerror`, which NodeMCU's error reporter calls with a
+/// callback's traceback. Without a function it is `default_onerror`,
+/// which `luaopen_node` installs: print the traceback, and the first time
+/// arm a 2-second one-shot timer that restarts the chip (`esp_restart`).
+/// `node.setonerror(print)` prints without restarting (docs/nodemcu-lrm.md).
 fn open_node(vm: &Vm) -> mlua::Result<()> {
+    let default_onerror = {
+        let chip = vm.chip.clone();
+        let armed = std::cell::Cell::new(false);
+        vm.lua.create_function(move |lua, msg: Value| {
+            if let Ok(print) = lua.globals().get::<Function>("print") {
+                let _ = print.call::<()>(msg);
+            }
+            if !armed.replace(true) {
+                let restart = chip.clone();
+                let _ = chip.timer_start(Duration::from_secs(2), move || restart.restart());
+            }
+            Ok(())
+        })?
+    };
+    vm.lua
+        .set_named_registry_value("onerror", default_onerror.clone())?;
     let t = vm.lua.create_table()?;
-    let fail = vm.raise("")?.front().cloned().unwrap_or(Value::Nil);
     t.set(
-        "onerror",
+        "setonerror",
         vm.function(move |lua, args: MultiValue| {
             match args.front() {
-                None | Some(Value::Nil) => lua.set_named_registry_value("onerror", Value::Nil)?,
                 Some(Value::Function(f)) => lua.set_named_registry_value("onerror", f.clone())?,
-                Some(_) => {
-                    return Ok(MultiValue::from_iter([
-                        fail.clone(),
-                        Value::String(lua.create_string(bad_argument(
-                            1,
-                            "onerror",
-                            "function",
-                            typename(&args, 0),
-                        ))?),
-                    ]));
-                }
+                _ => lua.set_named_registry_value("onerror", default_onerror.clone())?,
             }
             Ok(MultiValue::new())
         })?,
@@ -134,22 +156,28 @@ fn open_node(vm: &Vm) -> mlua::Result<()> {
     vm.lua.globals().set("node", t)
 }
 
-/// Runs `init.lua`. Its errors are reported as a callback's are
-/// (traceback through `node.onerror` or `print`): inferred, the sheet
-/// documents callbacks only.
+/// Runs `init.lua` as lua.c `pmain()` does (`luaL_loadfile("init.lua")`,
+/// then `docall`): an error's traceback (`debug.traceback(msg, 2)`, the
+/// message handler `msghandler`) or a syntax error's message is printed
+/// at once through `print` (`l_print`), not through `onerror`, so it does
+/// not restart the chip; a full garbage collection follows an error.
 fn run_init(vm: &Vm, script: &[u8]) {
-    match vm.lua.load(script).set_name("@init.lua").into_function() {
-        Ok(f) => {
-            vm.pcallx(f, ());
+    let message = match vm.lua.load(script).set_name("@init.lua").into_function() {
+        Ok(f) => match vm.docall(f) {
+            Ok(()) => return,
+            Err(traceback) => traceback,
+        },
+        Err(mlua::Error::SyntaxError { message, .. }) => {
+            Value::String(vm.lua.create_string(message).expect("a Lua string"))
         }
-        Err(e) => {
-            // A syntax error: Lua's own message.
-            let msg = match e {
-                mlua::Error::SyntaxError { message, .. } => message,
-                other => other.to_string(),
-            };
-            let line = format!("{msg}\n");
-            vm.con.printf(line.as_bytes());
-        }
+        Err(other) => Value::String(
+            vm.lua
+                .create_string(other.to_string())
+                .expect("a Lua string"),
+        ),
+    };
+    if let Ok(print) = vm.lua.globals().get::<Function>("print") {
+        let _ = print.call::<()>(message);
     }
+    let _ = vm.lua.gc_collect();
 }

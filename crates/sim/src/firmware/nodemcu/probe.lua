@@ -4,6 +4,11 @@
 -- sheet's table (req.method, the callbacks and when they fire, ws:close(),
 -- a Lua error's traceback, httpd.websocket's return value).
 
+-- NodeMCU's default error handler prints the traceback and restarts the chip
+-- two seconds later; with print as the handler the board keeps running
+-- (docs/nodemcu-lrm.md), so that the session can be seen to stay open.
+node.setonerror(print)
+
 httpd.start({ webroot = "/", max_handlers = 20, auto_index = httpd.INDEX_ALL })
 
 local function show(v)
@@ -25,9 +30,9 @@ httpd.websocket("/probe", function(req, ws)
     elseif data == "error" then
       error("boom")
     elseif data == "onerror" then
-      node.onerror(function(s)
+      node.setonerror(function(s)
         print("onerror: " .. s)
-        node.onerror(nil)
+        node.setonerror(print)
       end)
       error("reported")
     elseif data == "register" then
