@@ -393,7 +393,9 @@ fn sim_script_is_refused_for_a_firmware_that_runs_none_and_when_unreadable() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("init.lua");
     std::fs::write(&script, "print('x')\n").unwrap();
-    let out = run(esp_ws().args(["sim", "--firmware", "v5.5.5", "--script"]).arg(&script));
+    let out = run(esp_ws()
+        .args(["sim", "--firmware", "v5.5.5", "--script"])
+        .arg(&script));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("the v5.5.5 profile runs no script"),
