@@ -370,7 +370,9 @@ fn list_firmware_names_each_profile_then_its_esp_idf_version() {
             let mut f = l.split('\t');
             let name = f.next().unwrap();
             let version = f.next().unwrap_or_default();
-            assert!(version.starts_with("ESP-IDF "), "{l:?}");
+            // The firmware's release, then the ESP-IDF release under it
+            // (NodeMCU's revision on ESP-IDF v5.0.2, say).
+            assert!(version.contains("ESP-IDF "), "{l:?}");
             name
         })
         .collect();
@@ -382,10 +384,41 @@ fn list_firmware_names_each_profile_then_its_esp_idf_version() {
             "v4.4",
             "v5.5.2",
             "master",
-            "master-strict"
+            "master-strict",
+            "nodemcu-pr3514",
+            "nodemcu-pr3514-probe",
+            "nodemcu-pr3514-stop",
+            "netconn-hx"
         ],
         "{o}"
     );
+    assert!(
+        o.contains("nodemcu-pr3514\tNodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2\t"),
+        "{o}"
+    );
+}
+
+#[test]
+fn sim_script_is_refused_for_a_firmware_that_runs_none_and_when_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("init.lua");
+    std::fs::write(&script, "print('x')\n").unwrap();
+    let out = run(esp_ws()
+        .args(["sim", "--firmware", "v5.5.5", "--script"])
+        .arg(&script));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the v5.5.5 profile runs no script"),
+        "{}",
+        text(&out.stderr)
+    );
+    let missing = dir.path().join("missing.lua");
+    let out = run(esp_ws()
+        .args(["sim", "--firmware", "nodemcu-pr3514", "--script"])
+        .arg(&missing));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("missing.lua: cannot read it"), "{err}");
 }
 
 /// `esp-ws sim` as a child: its serial lines, and a raw client that opens

@@ -59,9 +59,10 @@ pub struct RunArgs {
     /// An extra argument for QEMU (repeatable).
     #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub qemu_args: Vec<String>,
-    /// The firmware's HTTP port inside QEMU.
-    #[arg(long, default_value_t = 80)]
-    pub guest_port: u16,
+    /// The firmware's port inside QEMU [default: the profile's port: 80,
+    /// 9998 for the netconn server].
+    #[arg(long)]
+    pub guest_port: Option<u16>,
     /// PSRAM for QEMU (`-m`), or `none`.
     #[arg(long, default_value = "4M")]
     pub psram: String,
@@ -272,6 +273,9 @@ fn board_target(args: &RunArgs) -> Result<Chosen, String> {
         return Err("--target board needs the board's address: --host ADDR[:PORT]".into());
     };
     esp_ws_dut::board::split_host(&host).map_err(|e| format!("--host {e}"))?;
+    let declared = declared_profile(args)?;
+    // Without a port, the one the declared firmware serves on.
+    let host = with_default_port(&host, declared.port);
     if args.reset && args.serial.is_none() {
         return Err("--reset needs --serial (the reset goes through its RTS and DTR lines)".into());
     }
@@ -304,7 +308,27 @@ fn board_target(args: &RunArgs) -> Result<Chosen, String> {
             wifi,
         },
     };
-    Ok((Arc::new(target), declared_profile(args)?))
+    Ok((Arc::new(target), declared))
+}
+
+/// `ADDR` as `ADDR:PORT` (`[ADDR]:PORT` for IPv6) when it names no port.
+fn with_default_port(host: &str, port: u16) -> String {
+    if port == 80 {
+        return host.to_string();
+    }
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        return format!("[{host}]:{port}");
+    }
+    let has_port = if host.starts_with('[') {
+        host.contains("]:")
+    } else {
+        host.contains(':')
+    };
+    if has_port {
+        host.to_string()
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 fn exec_target(args: &RunArgs) -> Result<Chosen, String> {
@@ -359,16 +383,17 @@ fn qemu_target(args: &RunArgs) -> Result<Chosen, String> {
         "none" | "" => None,
         m => Some(m.to_string()),
     };
+    let declared = declared_profile(args)?;
     let target = QemuTarget {
         cfg: QemuConfig {
             binary,
             image: Arc::new(image),
             psram,
-            guest_port: args.guest_port,
+            guest_port: args.guest_port.unwrap_or(declared.port),
             extra: args.qemu_args.clone(),
         },
     };
-    Ok((Arc::new(target), declared_profile(args)?))
+    Ok((Arc::new(target), declared))
 }
 
 /// SIGINT, SIGTERM or SIGHUP: the exit code a shell expects for it.
@@ -565,5 +590,23 @@ async fn run(args: RunArgs) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_port;
+
+    #[test]
+    fn a_board_address_without_a_port_gets_the_profiles() {
+        assert_eq!(with_default_port("192.168.1.50", 9998), "192.168.1.50:9998");
+        assert_eq!(with_default_port("esp32.local", 9998), "esp32.local:9998");
+        assert_eq!(
+            with_default_port("192.168.1.50:81", 9998),
+            "192.168.1.50:81"
+        );
+        assert_eq!(with_default_port("fe80::1", 9998), "[fe80::1]:9998");
+        assert_eq!(with_default_port("[fe80::1]:81", 9998), "[fe80::1]:81");
+        assert_eq!(with_default_port("192.168.1.50", 80), "192.168.1.50");
     }
 }

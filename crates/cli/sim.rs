@@ -34,6 +34,10 @@ pub struct SimArgs {
     /// CONFIG_LOG_COLORS=n (the default of v5.x releases).
     #[arg(long)]
     pub no_log_colors: bool,
+    /// A Lua script for a firmware that runs one (NodeMCU: it is installed
+    /// as init.lua, in place of the module documentation's example).
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<std::path::PathBuf>,
     /// List the firmware profiles and exit.
     #[arg(long)]
     pub list_firmware: bool,
@@ -83,6 +87,26 @@ pub fn main(args: SimArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     };
+    let script = match &args.script {
+        None => None,
+        Some(path) => {
+            if !profile.firmware.runs_scripts {
+                eprintln!(
+                    "error: --script {}: the {} profile runs no script (NodeMCU profiles do)",
+                    path.display(),
+                    profile.name
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+            match std::fs::read(path) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("error: --script {}: cannot read it: {e}", path.display());
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,6 +155,7 @@ pub fn main(args: SimArgs) -> ExitCode {
                 .panic_on_message
                 .map(|m| esp_ws_sim::Fault::PanicOnMessage(m.into_bytes())),
             reboot_on_panic: !args.no_reboot,
+            script,
         };
         // The serial console: stdout, written line by line as the UART would.
         let sink = Arc::new(|b: &[u8]| {

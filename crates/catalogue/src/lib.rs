@@ -53,6 +53,12 @@ pub struct Firmware {
     pub ready: &'static [&'static str],
     /// Ids of the [`KnownBug`]s it carries.
     pub known_bugs: &'static [&'static str],
+    /// The TCP port the firmware serves on: the default of a QEMU guest's
+    /// forwarded port and of a board's address.
+    pub port: u16,
+    /// A WebSocket route it serves, for a readiness handshake with a board
+    /// esp-ws attaches to.
+    pub ws_path: &'static str,
 }
 
 /// A bug of a released firmware that scenarios document as an expected
@@ -81,12 +87,41 @@ const READY_V4: &[&str] = &[
     r"Registering URI handlers",
 ];
 
-static FAMILIES: &[Family] = &[Family {
-    name: ESP_HTTP_SERVER,
-    title: "ESP-IDF's esp_http_server with its ws_echo_server example",
-    role: Role::Server,
-    default_firmware: DEFAULT,
-}];
+const LWIP_NETCONN: &str = "lwip-netconn";
+const NODEMCU_HTTPD: &str = "nodemcu-httpd";
+/// The NodeMCU profile, the default of its family.
+pub const NODEMCU: &str = "nodemcu-pr3514";
+/// NodeMCU's banner (lua.c `pmain()`), printed by every build before it
+/// runs init.lua; the simulator's NodeMCU is up once init.lua has run.
+const READY_NODEMCU: &[&str] = &[r"NodeMCU ESP32 build .* powered by Lua"];
+/// The netconn tutorial's profile, the default of its family.
+pub const NETCONN: &str = "netconn-hx";
+
+/// The netconn server logs nothing (fact sheet section 9); ESP-IDF v3.0's
+/// default event handler prints the station's address, after the server
+/// task listens.
+const READY_NETCONN: &[&str] = &[r"event: sta ip: \d+\.\d+\.\d+\.\d+"];
+
+static FAMILIES: &[Family] = &[
+    Family {
+        name: ESP_HTTP_SERVER,
+        title: "ESP-IDF's esp_http_server with its ws_echo_server example",
+        role: Role::Server,
+        default_firmware: DEFAULT,
+    },
+    Family {
+        name: NODEMCU_HTTPD,
+        title: "NodeMCU's Lua httpd module with WebSocket routes (PR #3514), on esp_http_server",
+        role: Role::Server,
+        default_firmware: NODEMCU,
+    },
+    Family {
+        name: LWIP_NETCONN,
+        title: "the raw lwIP netconn WebSocket server of the ESP32 tutorials (one client, 125-byte frames)",
+        role: Role::Server,
+        default_firmware: NETCONN,
+    },
+];
 
 /// The profile `esp-ws run` and `esp-ws sim` use unless told otherwise.
 pub const DEFAULT: &str = "v5.5.5";
@@ -98,6 +133,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v5.5.5",
         summary: "/ws, /auth (pre- and post-handshake callbacks); \"Trigger async\" and \"Ping\" prefixes; PONGs reach the handler",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[],
     },
     Firmware {
@@ -106,6 +143,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v4.2",
         summary: "the README's documented output: /ws only, 128-byte frames, exact \"Trigger async\"; no CLOSE reply, PONGs left unread (esp-idf#18227), no sub-protocols",
         ready: READY_V4,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[NO_CLOSE_REPLY, PONG_DESYNC, SHORT_HEADER_READS],
     },
     Firmware {
@@ -114,6 +153,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v4.4",
         summary: "handler called at the handshake (\"Handshake done\"); /ws only; exact \"Trigger async\" (an empty TEXT frame crashes the example); no CLOSE reply; PONG desync (esp-idf#18227)",
         ready: READY_V4,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[
             NO_CLOSE_REPLY,
             PONG_DESYNC,
@@ -128,6 +169,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF v5.5.2",
         summary: "handler called at the handshake (\"Handshake done\"); /auth with the pre-handshake callback only; exact \"Trigger async\"; PONG desync (esp-idf#18227), negative recv taken as success (esp-idf#18483), recv()==0 not an error (esp-idf#17822)",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[PONG_DESYNC, GET_BRANCH, RECV_ZERO, SIGNED_COMPARE],
     },
     Firmware {
@@ -136,6 +179,8 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF master (102122904ad)",
         summary: "as v5.5.5, plus /ws_partial (64-byte chunked echo), 400/426 answers to bad handshakes, exact-length key and version",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
         known_bugs: &[],
     },
     Firmware {
@@ -144,6 +189,48 @@ static FIRMWARES: &[Firmware] = &[
         release: "ESP-IDF master (102122904ad)",
         summary: "master with CONFIG_HTTPD_WS_STRICTER_RFC6455=y: Host required, the key must be base64 of 16 bytes, WebSocket needs HTTP/1.1",
         ready: READY_V5,
+        port: 80,
+        ws_path: "/ws",
+        known_bugs: &[],
+    },
+    Firmware {
+        name: NODEMCU,
+        family: NODEMCU_HTTPD,
+        release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
+        summary: "Lua httpd.websocket() routes running the module documentation's example (/echo, /beat) or a script of your own; empty frames close, fragments cut to the first, ws:close() without a CLOSE frame, PONG desync",
+        ready: READY_NODEMCU,
+        port: 80,
+        ws_path: "/echo",
+        known_bugs: &[],
+    },
+    Firmware {
+        name: "nodemcu-pr3514-probe",
+        family: NODEMCU_HTTPD,
+        release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
+        summary: "the same firmware with esp-ws's probe script as init.lua: /probe prints what Lua sees (req.method 1235, callbacks, close rules, tracebacks), /fail raises in its handler",
+        ready: READY_NODEMCU,
+        port: 80,
+        ws_path: "/probe",
+        known_bugs: &[],
+    },
+    Firmware {
+        name: "nodemcu-pr3514-stop",
+        family: NODEMCU_HTTPD,
+        release: "NodeMCU dev-esp32 + PR #3514 (affed3f8) on ESP-IDF v5.0.2",
+        summary: "the same firmware with a script whose /echo calls httpd.stop() on \"stop\": with the session open, the Lua and httpd tasks wait for each other for ever",
+        ready: READY_NODEMCU,
+        port: 80,
+        ws_path: "/echo",
+        known_bugs: &[NODEMCU_STOP_DEADLOCK],
+    },
+    Firmware {
+        name: NETCONN,
+        family: LWIP_NETCONN,
+        release: "HX \"Chapter 18\" netconn server (58f2119b) on ESP-IDF v3.0",
+        summary: "port 9998, one client at a time, any request with Sec-WebSocket-Key: gets a 130-byte 101, TEXT of up to 125 bytes echoed (ON/OFF switch GPIO2), no PONG, no CLOSE reply",
+        ready: READY_NETCONN,
+        port: 9998,
+        ws_path: "/",
         known_bugs: &[],
     },
 ];
@@ -155,8 +242,13 @@ const SIGNED_COMPARE: &str = "esp-idf#18483";
 const NO_CLOSE_REPLY: &str = "esp-idf b9b1a7aba8c";
 const GET_BRANCH: &str = "ws_echo_server GET branch";
 const STRCMP_NULL: &str = "ws_echo_server strcmp(NULL)";
+const NODEMCU_STOP_DEADLOCK: &str = "nodemcu httpd.stop deadlock";
 
 static KNOWN_BUGS: &[KnownBug] = &[
+    KnownBug {
+        id: NODEMCU_STOP_DEADLOCK,
+        title: "httpd.stop() with a WebSocket session open: the httpd task waits for Lua to free the session's ws object while Lua waits for httpd to stop (NodeMCU PR #3514, inferred)",
+    },
     KnownBug {
         id: PONG_DESYNC,
         title: "a PONG is not handed to the handler and its bytes after the first stay unread: the next read starts inside it",

@@ -53,6 +53,8 @@ pub struct SimOptions {
     pub network: esp_ws_sim::Network,
     /// The address the firmware reports (default: QEMU's 10.0.2.15).
     pub net: esp_ws_sim::NetIdentity,
+    /// A script for a firmware that runs one (NodeMCU's init.lua).
+    pub script: Option<Vec<u8>>,
 }
 
 impl SimOptions {
@@ -68,6 +70,7 @@ impl SimOptions {
             reboot_on_panic: true,
             network: Default::default(),
             net: Default::default(),
+            script: None,
         }
     }
 }
@@ -117,6 +120,7 @@ impl SimHost {
         cfg.reboot_on_panic = opts.reboot_on_panic;
         cfg.network = opts.network;
         cfg.net = opts.net.clone();
+        cfg.script = opts.script.clone();
         let uart_rx = cfg.uart_rx.clone();
         let wire: Arc<dyn Wire> = table.clone();
         let chip = tokio::task::spawn_blocking(move || Simulator::power_on(cfg, serial, wire))

@@ -39,7 +39,9 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
     let progress = boot_progress(&label);
     let readiness = inst.readiness();
     let ready = match readiness {
-        Readiness::Handshake => probe_websocket(&inst, deadline, progress.as_ref()).await,
+        Readiness::Handshake => {
+            probe_websocket(&inst, opts.firmware.ws_path, deadline, progress.as_ref()).await
+        }
         Readiness::BootLog { .. } => wait_ready(&inst, opts, 0, deadline, progress.as_ref()).await,
     };
     if let Some(p) = &progress {
@@ -93,10 +95,11 @@ pub fn firmware_log_level(inst: &Instance, stated: Option<Level>) -> Option<Leve
 }
 
 /// A running firmware is ready when it completes a WebSocket handshake on
-/// `/ws`; tried with growing pauses (a board on Wi-Fi may be slow to
+/// `path` (a route its profile serves); tried with growing pauses (a board on Wi-Fi may be slow to
 /// answer, or still joining the network) until `deadline`.
 async fn probe_websocket(
     inst: &Instance,
+    path: &str,
     deadline: tokio::time::Instant,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<(), RunError> {
@@ -119,7 +122,7 @@ async fn probe_websocket(
                 .await
                 .map_err(|e| e.to_string())?;
             let key = esp_ws_frame::key_from_nonce(*b"esp-ws readiness");
-            let req = esp_ws_frame::Request::websocket("/ws", &addr.to_string(), &key);
+            let req = esp_ws_frame::Request::websocket(path, &addr.to_string(), &key);
             c.write(&[&req.to_bytes()], Duration::ZERO)
                 .await
                 .map_err(|e| e.to_string())?;

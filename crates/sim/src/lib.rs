@@ -55,6 +55,8 @@ pub struct SimConfig {
     /// Overrides the tick clock (deterministic tests).
     pub clock: Option<Arc<dyn Clock>>,
     pub fault: Option<Fault>,
+    /// A script for a firmware that runs one (NodeMCU's `init.lua`).
+    pub script: Option<Vec<u8>>,
     /// What the chip does after a panic. ESP-IDF's default,
     /// CONFIG_ESP_SYSTEM_PANIC_PRINT_REBOOT, restarts it (false: it stays
     /// halted, which is what QEMU's `-no-reboot` shows a harness).
@@ -74,6 +76,7 @@ impl SimConfig {
             net: NetIdentity::default(),
             clock: None,
             fault: None,
+            script: None,
             reboot_on_panic: true,
             network: Network::Ethernet,
             uart_rx: Arc::default(),
@@ -143,7 +146,10 @@ impl Simulator {
         ));
         lwip.attach(&chip);
         chip.power_on(Arc::new(Flash {
-            firmware: cfg.profile.firmware.build(cfg.fault.as_ref()),
+            firmware: cfg.profile.firmware.build(&firmware::Options {
+                fault: cfg.fault.clone(),
+                script: cfg.script.clone(),
+            }),
             idf,
             lwip: lwip.clone(),
             net: cfg.net,
@@ -179,9 +185,10 @@ impl Simulator {
         self.chip.services().halted()
     }
 
-    /// Waits until the firmware has nothing left to do (every task is
-    /// blocked in select with nothing readable). A chip that is rebooting
-    /// first finishes booting.
+    /// Waits until the firmware has nothing left to do (the task that
+    /// serves the network is blocked waiting for it with nothing to read,
+    /// and no work is in flight between tasks: no queue item being handled,
+    /// no timer armed). A chip that is rebooting first finishes booting.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         (self.idle_waiter())(timeout)
     }
@@ -206,6 +213,24 @@ impl Simulator {
                 if !lwip.wait_idle(rest()) {
                     return false;
                 }
+                // The network side is at rest; so must be the work the
+                // tasks hand one another (queue items, armed timers). Both
+                // are read again afterwards: work done meanwhile may have
+                // sent something, or handed more work on.
+                let Some(net) = lwip.idle_mark() else {
+                    continue;
+                };
+                if !chip.wait_quiet(rest()) {
+                    return false;
+                }
+                // None: work was handed over again already (or the chip
+                // stopped: the loop's start looks at that).
+                let Some(work) = chip.quiet() else {
+                    continue;
+                };
+                if lwip.idle_mark() != Some(net) || chip.quiet() != Some(work) {
+                    continue;
+                }
                 // Idle, or halted by a panic meanwhile: then wait for what
                 // the chip does next.
                 if !chip.panicking() {
@@ -213,6 +238,11 @@ impl Simulator {
                 }
             }
         }
+    }
+
+    /// The level the firmware last drove a GPIO output to in this boot.
+    pub fn gpio_level(&self, pin: u32) -> Option<u32> {
+        self.chip.services().gpio_level(pin)
     }
 
     /// Cuts the power: nothing more is printed, every task stops.

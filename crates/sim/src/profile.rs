@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::firmware::{self, ws_echo_server};
+use crate::firmware::{self, netconn_websocket, nodemcu, ws_echo_server};
 use crate::idf::release;
 
 #[derive(Clone, Debug)]
@@ -77,6 +77,49 @@ pub fn master_strict() -> Profile {
     }
 }
 
+/// NodeMCU's dev-esp32 branch with the WebSocket routes of its PR #3514
+/// (head affed3f8), built with CONFIG_NODEMCU_CMODULE_HTTPD_WS=y on the
+/// ESP-IDF release that tree builds with, v5.0.2 (fact sheet
+/// nodemcu-httpd-websocket.md, sections 0 and 1).
+pub fn nodemcu_pr3514() -> Profile {
+    Profile {
+        name: "nodemcu-pr3514",
+        idf: Arc::new(release::v5_0_2()),
+        firmware: nodemcu::spec(nodemcu::EXAMPLE_SCRIPT),
+    }
+}
+
+/// The same firmware with esp-ws's probe script as init.lua (what a
+/// script sees of the httpd module, printed on the console).
+pub fn nodemcu_pr3514_probe() -> Profile {
+    Profile {
+        name: "nodemcu-pr3514-probe",
+        firmware: nodemcu::spec(nodemcu::PROBE_SCRIPT),
+        ..nodemcu_pr3514()
+    }
+}
+
+/// The same firmware with a script that calls `httpd.stop()` while a
+/// WebSocket session is open.
+pub fn nodemcu_pr3514_stop() -> Profile {
+    Profile {
+        name: "nodemcu-pr3514-stop",
+        firmware: nodemcu::spec(nodemcu::STOP_SCRIPT),
+        ..nodemcu_pr3514()
+    }
+}
+
+/// The lwIP netconn WebSocket server of the HX "Chapter 18" tutorial
+/// (xiaolongba/wireless-tech 58f2119b), on ESP-IDF v3.0 (fact sheet
+/// lwip-netconn-ws-server.md, sections 0 and 1).
+pub fn netconn_hx() -> Profile {
+    Profile {
+        name: "netconn-hx",
+        idf: Arc::new(release::v3_0()),
+        firmware: netconn_websocket::spec(),
+    }
+}
+
 /// Every profile, the default first.
 pub fn all() -> Vec<Arc<Profile>> {
     vec![
@@ -86,6 +129,10 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(v5_5_2()),
         Arc::new(master()),
         Arc::new(master_strict()),
+        Arc::new(nodemcu_pr3514()),
+        Arc::new(nodemcu_pr3514_probe()),
+        Arc::new(nodemcu_pr3514_stop()),
+        Arc::new(netconn_hx()),
     ]
 }
 

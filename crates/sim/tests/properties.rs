@@ -29,7 +29,10 @@ impl Wire for Sent {
     fn close(&self, _conn: ConnId, _reset: bool) {}
 }
 
-const HANDSHAKE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: esp32\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// An opening handshake on `path` (each firmware serves its own routes).
+fn handshake(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: esp32\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").into_bytes()
+}
 
 /// A client's bytes: a request or a handshake, then anything, with frame
 /// headers (any opcode, RSV, length form, mask or none) made likely.
@@ -72,6 +75,10 @@ fn any_client_bytes_leave_every_profile_settled_and_serving() {
         previous(info);
     }));
     for profile in esp_ws_sim::profile::all() {
+        let route = esp_ws_catalogue::find(profile.name)
+            .expect("every simulated profile is in the catalogue")
+            .ws_path;
+        let hs = handshake(route);
         let mut runner = TestRunner::new(Config {
             cases: 256,
             failure_persistence: None,
@@ -85,7 +92,7 @@ fn any_client_bytes_leave_every_profile_settled_and_serving() {
                 let lwip = sim.lwip();
                 prop_assert!(lwip.host_connect(1));
                 if handshake {
-                    lwip.host_data(1, HANDSHAKE);
+                    lwip.host_data(1, &hs);
                 }
                 lwip.host_data(1, &tail);
                 if rst {
@@ -106,7 +113,7 @@ fn any_client_bytes_leave_every_profile_settled_and_serving() {
                 // firmware's code does it).
                 // And it still serves a client as before.
                 prop_assert!(lwip.host_connect(2));
-                lwip.host_data(2, HANDSHAKE);
+                lwip.host_data(2, &hs);
                 prop_assert!(sim.wait_idle(Duration::from_secs(10)));
                 let got = wire.0.lock().unwrap().get(&2).cloned().unwrap_or_default();
                 prop_assert!(

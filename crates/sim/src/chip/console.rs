@@ -179,6 +179,19 @@ impl Console {
         super::task::line_written();
     }
 
+    /// `printf()` (or `puts`, Lua's `print`) to stdout, which is UART0:
+    /// the bytes as they are, whatever the log level. A task the writer
+    /// created may run once a line is complete (see the task module).
+    pub fn printf(&self, bytes: &[u8]) {
+        if self.inner.muted.load(Ordering::SeqCst) {
+            return;
+        }
+        self.write_raw(bytes);
+        if bytes.contains(&b'\n') {
+            super::task::line_written();
+        }
+    }
+
     /// Output that does not go through `ESP_LOGx` (panic handler, ROM).
     pub fn print_raw(&self, text: &[u8]) {
         if self.inner.muted.load(Ordering::SeqCst) {

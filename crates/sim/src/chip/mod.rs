@@ -10,7 +10,9 @@
 //! when the CPU stops and when it starts again from nothing.
 
 pub mod console;
+mod queue;
 mod task;
+mod timer;
 mod uart;
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -19,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use console::{Clock, Console, Level, SerialSink};
 
-pub use task::blocking;
+pub use queue::Queue;
+pub use task::{blocking, when_blocked};
+pub use timer::TimerHandle;
 pub use uart::UartRx;
 
 /// Largest block `calloc()` can return. ESP-IDF does not document a number;
@@ -83,6 +87,18 @@ struct State {
     off: bool,
     /// The tasks of this boot, and their threads.
     tasks: task::Tasks,
+    /// Work handed from one task to another (a queue item, an armed
+    /// timer) that has not been done yet: the chip is not idle while there
+    /// is any.
+    busy: usize,
+    /// Incremented whenever work is handed over, so that a host can tell
+    /// "quiet again" from "quiet since before".
+    busy_epoch: u64,
+    /// FreeRTOS software timers of this boot.
+    timers: timer::Timers,
+    /// Levels the software drove its GPIO outputs to (`gpio_set_level`);
+    /// a reset leaves every pin undriven.
+    gpio: std::collections::BTreeMap<u32, u32>,
 }
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
@@ -97,6 +113,8 @@ struct Shared {
     cv: Condvar,
     halt_hooks: Mutex<Vec<Hook>>,
     reset_hooks: Mutex<Vec<Hook>>,
+    /// Queues of this boot, woken for good when the CPU stops.
+    queues: Mutex<Vec<std::sync::Weak<dyn queue::Halt>>>,
 }
 
 impl Shared {
@@ -149,6 +167,35 @@ impl Shared {
         let hooks = hooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for h in hooks {
             h();
+        }
+    }
+
+    /// The CPU stops: every blocked call of the layers above returns, and
+    /// so does every wait on a queue.
+    fn halt_all(&self) {
+        Shared::run_hooks(&self.halt_hooks);
+        let queues: Vec<_> = {
+            let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            q.retain(|w| w.strong_count() > 0);
+            q.iter().filter_map(|w| w.upgrade()).collect()
+        };
+        for q in queues {
+            q.halt();
+        }
+    }
+
+    /// Work was handed to another task (see `State::busy`).
+    fn work_posted(&self) {
+        self.update(|st| {
+            st.busy += 1;
+            st.busy_epoch += 1;
+        });
+    }
+
+    /// Work handed over earlier is done.
+    fn work_done(&self, n: usize) {
+        if n > 0 {
+            self.update(|st| st.busy = st.busy.saturating_sub(n));
         }
     }
 }
@@ -207,7 +254,17 @@ impl Services {
         // The reset line first, so that nobody who sees the stack halt takes
         // the chip for idle.
         self.shared.update(|st| st.panicked = true);
-        Shared::run_hooks(&self.shared.halt_hooks);
+        self.shared.halt_all();
+    }
+
+    /// `esp_restart()`: a software reset, with nothing printed before it
+    /// (the ROM banner that follows says `rst:0xc (SW_CPU_RESET)`). Every
+    /// task stops, as for a panic, and the chip boots again (or, with no
+    /// reboot configured, stays halted, as QEMU's `-no-reboot` does).
+    pub fn restart(&self) {
+        self.shared.con.mute();
+        self.shared.update(|st| st.panicked = true);
+        self.shared.halt_all();
     }
 
     /// How many times the chip has booted (1 after power-on, one more per
@@ -235,6 +292,48 @@ impl Services {
     /// True once the chip has stopped for good: halted, or powered off.
     pub fn stopped(&self) -> bool {
         self.shared.read(|st| st.dead || st.off)
+    }
+
+    /// `gpio_set_level(pin, level)` on a pin configured as an output.
+    pub fn gpio_set_level(&self, pin: u32, level: u32) {
+        self.shared.update(|st| {
+            st.gpio.insert(pin, level & 1);
+        });
+    }
+
+    /// The level the software last drove `pin` to in this boot, if any
+    /// (what a probe on the pin would see).
+    pub fn gpio_level(&self, pin: u32) -> Option<u32> {
+        self.shared.read(|st| st.gpio.get(&pin).copied())
+    }
+
+    /// `xQueueCreate(length, ...)`: a FreeRTOS queue of this boot.
+    pub fn queue_create<T: Send + 'static>(&self, length: usize) -> Queue<T> {
+        Queue::new(self.shared.clone(), length)
+    }
+
+    /// A one-shot FreeRTOS software timer (`xTimerCreate` with
+    /// `pdFALSE`, then `xTimerStart`): `f` runs on the timer service task
+    /// after `delay`, unless the timer is stopped first.
+    pub fn timer_start(&self, delay: Duration, f: impl FnOnce() + Send + 'static) -> TimerHandle {
+        timer::start(&self.shared, delay, Box::new(f))
+    }
+
+    /// The chip has no work in flight between its tasks (no queue item
+    /// being handled, no timer armed), and how often work was handed over
+    /// so far: a host that sees the same count twice with nothing in
+    /// between knows nothing happened meanwhile.
+    pub fn quiet(&self) -> Option<u64> {
+        self.shared
+            .read(|st| (st.busy == 0).then_some(st.busy_epoch))
+    }
+
+    /// Waits until [`Services::quiet`] (false on timeout, or if the chip
+    /// stops meanwhile: then the caller looks at why).
+    pub fn wait_quiet(&self, timeout: Duration) -> bool {
+        self.shared.wait(timeout, |st| {
+            st.busy == 0 || st.panicked || st.off || st.dead
+        })
     }
 
     /// Waits until the main task of the current boot has returned with no
@@ -267,6 +366,7 @@ impl Chip {
                 cv: Condvar::new(),
                 halt_hooks: Mutex::new(Vec::new()),
                 reset_hooks: Mutex::new(Vec::new()),
+                queues: Mutex::new(Vec::new()),
             }),
             cpu: None,
         }
@@ -324,7 +424,7 @@ impl Chip {
     pub fn power_off(&mut self) {
         self.shared.con.mute();
         self.shared.update(|st| st.off = true);
-        Shared::run_hooks(&self.shared.halt_hooks);
+        self.shared.halt_all();
         self.shared.uart_rx.close();
         if let Some(t) = self.cpu.take() {
             let _ = t.join();
@@ -348,6 +448,7 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
             st.boots += 1;
             st.main_returned = false;
             st.panicked = false;
+            st.gpio.clear();
         });
         rom_banner(&shared.con, reason);
         shared.uart_rx.reopen();
@@ -368,10 +469,20 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
         // return and each task runs to its end (printing nothing: the UART
         // is muted). A task waiting to start, or for a line on the UART, is
         // released too.
-        Shared::run_hooks(&shared.halt_hooks);
+        shared.halt_all();
         shared.uart_rx.close();
         shared.update(|_| {});
         task::join_all(&shared);
+        // Queue items and armed timers went with the tasks.
+        shared.update(|st| {
+            st.busy = 0;
+            st.timers = timer::Timers::default();
+        });
+        shared
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         if shared.read(|st| st.off) {
             return;
         }

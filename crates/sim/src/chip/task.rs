@@ -40,6 +40,8 @@ struct Task {
     /// Has blocked at least once since it started.
     blocked: bool,
     ended: bool,
+    /// Run when this task next blocks (or ends): see [`when_blocked`].
+    on_block: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 /// The tasks of the current boot, and their threads.
@@ -71,6 +73,7 @@ pub(super) fn create(shared: &Arc<Shared>, name: &str, main: bool, f: Box<dyn Fn
         started: creator.is_none(),
         blocked: false,
         ended: false,
+        on_block: Vec::new(),
     });
     let task_shared = shared.clone();
     let thread = std::thread::Builder::new()
@@ -99,6 +102,27 @@ fn run(shared: Arc<Shared>, id: usize, f: Box<dyn FnOnce() + Send>) {
     }
     // The end of a task lets the tasks it created and left waiting run.
     yield_to_created(&shared, id);
+    run_on_block(&shared, id);
+}
+
+/// Runs what waits for task `id` to block.
+fn run_on_block(shared: &Shared, id: usize) {
+    let pending = std::mem::take(&mut shared.lock().tasks.list[id].on_block);
+    for f in pending {
+        f();
+    }
+}
+
+/// Runs `f` when the current task next blocks (or ends); at once on a
+/// thread that is not a task. A task that hands work to a task of lower
+/// priority and goes on (esp_http_server's task replying to NodeMCU's Lua
+/// task, say) keeps the CPU until it blocks: the lower one is released
+/// then.
+pub fn when_blocked(f: Box<dyn FnOnce() + Send>) {
+    match current() {
+        Some((shared, id)) => shared.lock().tasks.list[id].on_block.push(f),
+        None => f(),
+    }
 }
 
 struct End {
@@ -164,6 +188,14 @@ pub fn blocking() {
         return;
     };
     let mut st = shared.lock();
+    let pending = std::mem::take(&mut st.tasks.list[id].on_block);
+    if !pending.is_empty() {
+        drop(st);
+        for f in pending {
+            f();
+        }
+        st = shared.lock();
+    }
     let mut changed = !st.tasks.list[id].blocked;
     st.tasks.list[id].blocked = true;
     for t in st.tasks.list.iter_mut() {

@@ -4,6 +4,8 @@
 //! (handlers with esp_http_server, say) and calls the chip's services
 //! (calloc, the panic handler); nothing below names it.
 
+pub mod netconn_websocket;
+pub mod nodemcu;
 pub mod ws_echo_server;
 
 use std::fmt;
@@ -44,7 +46,17 @@ pub enum Fault {
     PanicOnMessage(Vec<u8>),
 }
 
-type Build = dyn Fn(Option<&Fault>) -> Arc<dyn Firmware> + Send + Sync;
+/// What a host chooses for the firmware at power-on; each firmware takes
+/// what it models and ignores the rest.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub fault: Option<Fault>,
+    /// A script the firmware runs (NodeMCU's `init.lua`), instead of its
+    /// default one.
+    pub script: Option<Vec<u8>>,
+}
+
+type Build = dyn Fn(&Options) -> Arc<dyn Firmware> + Send + Sync;
 
 /// A firmware as a profile names it: which one, built from which release
 /// of its sources, made for one power-on with the host's options.
@@ -52,23 +64,34 @@ type Build = dyn Fn(Option<&Fault>) -> Arc<dyn Firmware> + Send + Sync;
 pub struct Spec {
     /// The firmware's folder under `firmware/`.
     pub name: &'static str,
+    /// It runs a script a host may give ([`Options::script`]).
+    pub runs_scripts: bool,
     build: Arc<Build>,
 }
 
 impl Spec {
     pub fn new(
         name: &'static str,
-        build: impl Fn(Option<&Fault>) -> Arc<dyn Firmware> + Send + Sync + 'static,
+        build: impl Fn(&Options) -> Arc<dyn Firmware> + Send + Sync + 'static,
     ) -> Spec {
         Spec {
             name,
+            runs_scripts: false,
             build: Arc::new(build),
         }
     }
 
-    /// The firmware to flash, with the host's fault (if any).
-    pub fn build(&self, fault: Option<&Fault>) -> Arc<dyn Firmware> {
-        (self.build)(fault)
+    /// The same firmware, taking a host's script.
+    pub fn running_scripts(self) -> Spec {
+        Spec {
+            runs_scripts: true,
+            ..self
+        }
+    }
+
+    /// The firmware to flash, with the host's options.
+    pub fn build(&self, options: &Options) -> Arc<dyn Firmware> {
+        (self.build)(options)
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod esp_event;
 pub mod esp_http_server;
+pub mod esp_netif;
 pub mod esp_system;
 pub mod http_parser;
 pub mod lwip;

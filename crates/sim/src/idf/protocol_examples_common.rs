@@ -129,16 +129,7 @@ fn got_ip_log(
     got_ip_tag: &'static str,
     summary: GotIpSummary,
 ) {
-    log!(
-        con,
-        Info,
-        "esp_netif_handlers",
-        "{} ip: {}, mask: {}, gw: {}",
-        desc,
-        ip(net.ip),
-        ip(net.mask),
-        ip(net.gw)
-    );
+    crate::idf::esp_netif::esp_netif_action_got_ip(con, desc, net);
     log!(
         con,
         Info,
@@ -212,6 +203,8 @@ fn startup_log(con: &Console, startup: Startup, net: &NetIdentity) {
             log!(con, Info, "example_connect", "Waiting for IP(s)");
             got_ip_log(con, net, desc, "example_connect", GotIpSummary::V4);
         }
+        // No modelled firmware of these releases calls example_connect().
+        Startup::V3_0 | Startup::V5_0 => {}
         Startup::V5 | Startup::V5EthernetInit => {
             // eth_connect.c eth_start(): esp_netif_attach() →
             // esp_eth_netif_glue.c esp_eth_post_attach() prints the MAC the

@@ -52,6 +52,16 @@ pub enum Startup {
     /// master: as V5, plus the lines of the `espressif/ethernet_init`
     /// component that eth_connect.c:81-108 now uses.
     V5EthernetInit,
+    /// v3.0 (the legacy-make release the lwIP netconn tutorial builds on,
+    /// inferred in its fact sheet, section 1): cpu_start.c calls
+    /// `app_main()` without a log line, and the application brings its own
+    /// network up (no protocol_examples_common).
+    V3_0,
+    /// v5.0.2 (what NodeMCU's PR #3514 tree builds with): the application
+    /// brings its own network up. Its main task prints no lines: the
+    /// `main_task:` lines of app_startup.c came with v5.1 (inferred from
+    /// the releases' boot logs; the NodeMCU fact sheet does not list them).
+    V5_0,
 }
 
 impl Startup {
@@ -230,6 +240,69 @@ pub struct WsTraits {
     /// v4.2 sends frames of 65535 bytes and more with an all-zero 64-bit
     /// length (fixed by c415c6f9a6f).
     pub send_len64_bug: bool,
+}
+
+/// ESP-IDF v3.0 as the lwIP netconn WebSocket tutorial uses it (fact
+/// sheet lwip-netconn-ws-server.md, section 1: the code builds as it is
+/// only on v2.x … v3.0.x; its sdkconfig sets CONFIG_FREERTOS_HZ=100 and
+/// CONFIG_LWIP_MAX_SOCKETS=10). CONFIG_LOG_COLORS defaults to y there, as
+/// in every release before v5.0. The firmware does not use
+/// esp_http_server (v3.0 predates it): the httpd and WebSocket fields are
+/// v4.2's and unused.
+pub fn v3_0() -> Release {
+    let b = v4_2();
+    Release {
+        lwip_max_sockets: 10,
+        tick_hz: 100,
+        log_colors_default: true,
+        startup: Startup::V3_0,
+        ..b
+    }
+}
+
+/// ESP-IDF v5.0.2, the release NodeMCU's PR #3514 tree builds with (fact
+/// sheet nodemcu-httpd-websocket.md, section 1; its esp_http_server
+/// WebSocket logic is that of v5.1.3, the sheet's line numbers). What the
+/// sheet states is set from it; the rest is placed by the commits each
+/// field of v5.5.x names (v5.0.2 comes before all of them):
+/// - CONFIG_HTTPD_MAX_REQ_HDR_LEN 512 (sheet section 1);
+/// - PONGs are not handed to the handler and the rest of the frame stays
+///   unread (sheet 3.2, esp-idf#18227: 5dbab1d3957 came in v5.4.4);
+/// - the URI handler is called after the handshake with HTTP_GET
+///   (f221b1655dd, v4.4 … v5.5.4): NodeMCU's `websocket_handler_httpd`
+///   relies on it (sheet 2.2);
+/// - CLOSE answered with `88 00` (sheet 3.2: v4.4.2, v5.0 on);
+/// - 3- and 28-byte version and key buffers, silent close on a bad
+///   handshake (sheet 3.1);
+/// - one `recv()` per header field (esp-idf#15235, up to v5.5.0) and no
+///   blocking receive option (v5.3.4 on);
+/// - a fixed scratch buffer: the reallocated one (`scratch buf qsize`)
+///   came after v5.1 (inferred; it changes debug lines only);
+/// - `error in accept` / `session creation failed` at W (up to v5.1);
+/// - a value that exactly fills a header buffer counts as truncated
+///   (before 16d9b94c563).
+pub fn v5_0_2() -> Release {
+    let b = base_v5_5_5();
+    Release {
+        startup: Startup::V5_0,
+        httpd: HttpdTraits {
+            max_req_hdr_len: 512,
+            fixed_scratch: true,
+            queue_work_fail_fast: false,
+            accept_errors_are_errors: false,
+            full_buffer_is_truncation: true,
+            recv_with_opt: RecvWithOpt::Single,
+            ..b.httpd
+        },
+        ws: WsTraits {
+            pong_to_handler: false,
+            handler_on_handshake: true,
+            subprotocol: Subprotocol::Prefix4 { typo: false },
+            header_reads: HeaderReads::Single,
+            ..b.ws
+        },
+        ..b
+    }
 }
 
 fn base_v5_5_5() -> Release {

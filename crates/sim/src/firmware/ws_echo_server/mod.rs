@@ -38,8 +38,11 @@ pub struct WsEchoServer {
 /// The example of one release, as a profile names it. It takes
 /// [`Fault::PanicOnMessage`] as its `panic_on_message` option.
 pub fn spec(traits: Example) -> Spec {
-    Spec::new("ws_echo_server", move |fault| {
-        let panic_on_message = fault.map(|Fault::PanicOnMessage(m)| m.clone());
+    Spec::new("ws_echo_server", move |options| {
+        let panic_on_message = options
+            .fault
+            .as_ref()
+            .map(|Fault::PanicOnMessage(m)| m.clone());
         Arc::new(WsEchoServer {
             traits: traits.clone(),
             options: Options { panic_on_message },

@@ -84,7 +84,7 @@ pub enum ServerEvent {
 
 /// `httpd_config_t`, the fields the model uses, with `HTTPD_DEFAULT_CONFIG()`
 /// values.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpdConfig {
     pub server_port: u16,
     pub ctrl_port: u16,
@@ -95,7 +95,14 @@ pub struct HttpdConfig {
     pub recv_wait_timeout: Duration,
     pub max_req_hdr_len: usize,
     pub max_uri_len: usize,
+    /// `uri_match_fn`: NULL (`httpd_uri_match_simple`, exact) unless the
+    /// application gives one.
+    pub uri_match_fn: Option<UriMatchFn>,
 }
+
+/// `httpd_uri_match_func_t`: does the registered URI template match the
+/// request's URI up to its path's length?
+pub type UriMatchFn = Arc<dyn Fn(&str, &[u8]) -> bool + Send + Sync>;
 
 impl HttpdConfig {
     pub fn default_for(idf: &Release) -> Self {
@@ -109,6 +116,7 @@ impl HttpdConfig {
             recv_wait_timeout: Duration::from_secs(5),
             max_req_hdr_len: idf.httpd.max_req_hdr_len,
             max_uri_len: idf.httpd.max_uri_len,
+            uri_match_fn: None,
         }
     }
 }
@@ -151,6 +159,24 @@ struct SockDb {
     ws_close: bool,
     ws_control_frames: bool,
     for_async_req: bool,
+    /// `ctx` and `free_ctx`: what a handler left on the session.
+    ctx: Option<SessCtx>,
+}
+
+/// A session context (`void *ctx`) with its `free_ctx` function, which
+/// httpd calls when the session is deleted.
+#[derive(Clone)]
+pub struct SessCtx {
+    pub value: i64,
+    pub free_ctx: Arc<dyn Fn(i64) + Send + Sync>,
+}
+
+impl std::fmt::Debug for SessCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessCtx")
+            .field("value", &self.value)
+            .finish()
+    }
 }
 
 impl SockDb {
@@ -165,6 +191,7 @@ impl SockDb {
             ws_close: false,
             ws_control_frames: false,
             for_async_req: false,
+            ctx: None,
         }
     }
 }
@@ -190,6 +217,9 @@ pub struct Req {
     ws_final: bool,
     /// `httpd_resp_set_hdr()` headers of the response being built.
     resp_hdrs: Vec<(&'static str, &'static str)>,
+    /// `sess_ctx` / `free_ctx`: the session's context, which a handler may
+    /// replace; the session takes it over when the request is cleaned up.
+    sess_ctx: Option<SessCtx>,
 }
 
 /// `hd_calls`: the URI handler table. Handlers are registered by another
@@ -198,14 +228,16 @@ pub struct Req {
 #[derive(Clone)]
 struct UriTable {
     slots: Arc<Mutex<Vec<Option<HttpdUri>>>>,
+    match_fn: Option<UriMatchFn>,
     con: Console,
 }
 
 /// `httpd_handle_t`: what `httpd_start()` gives its caller, to register
-/// URI handlers with.
+/// URI handlers with and to queue work on the server's task from any task.
 #[derive(Clone)]
 pub struct HttpdHandle {
     uris: UriTable,
+    work: WorkQueue,
 }
 
 impl HttpdHandle {
@@ -213,11 +245,153 @@ impl HttpdHandle {
     pub fn httpd_register_uri_handler(&self, uri: HttpdUri) -> EspErr {
         self.uris.httpd_register_uri_handler(uri)
     }
+
+    /// `httpd_unregister_uri_handler()`.
+    pub fn httpd_unregister_uri_handler(&self, uri: &str, method: u8) -> EspErr {
+        self.uris.httpd_unregister_uri_handler(uri, method)
+    }
+
+    /// `httpd_queue_work()` from another task.
+    pub fn httpd_queue_work(&self, work: WorkFn) -> EspErr {
+        self.work.httpd_queue_work(work)
+    }
+
+    /// `httpd_stop()`: a HTTPD_CTRL_SHUTDOWN message to the server's task,
+    /// then the caller waits (in 100 ms sleeps in C) until that task has
+    /// stopped. A session whose context cannot be freed meanwhile keeps it
+    /// waiting for ever, as on the chip.
+    pub fn httpd_stop(&self, chip: &Services) -> EspErr {
+        let stopped = chip.queue_create::<()>(1);
+        let tell = stopped.clone();
+        // cs_send_to_ctrl_sock() directly, without httpd_queue_work()'s
+        // semaphore: the model's control socket carries work items only.
+        let ret = self.work.httpd_queue_work(Box::new(move |hd: &mut Httpd| {
+            logf!(hd.con, Debug, TAG, "httpd_process_ctrl_msg", "shutdown");
+            hd.stopping = true;
+            hd.stopped = Some(tell);
+        }));
+        if ret != ESP_OK {
+            return ret;
+        }
+        logf!(
+            self.work.con,
+            Debug,
+            TAG,
+            "httpd_stop",
+            "sent control msg to stop server"
+        );
+        if stopped.receive().is_none() {
+            return ESP_FAIL;
+        }
+        stopped.handled();
+        logf!(self.work.con, Debug, TAG, "httpd_stop", "server stopped");
+        ESP_OK
+    }
+}
+
+struct WorkState {
+    /// `ctrl_sock_semaphore`: free slots of the control socket's mbox.
+    ctrl_sem: usize,
+    items: HashMap<u64, WorkFn>,
+    next: u64,
+}
+
+/// `httpd_queue_work()`'s side of the control socket: the work items in
+/// flight, shared by the server's task and whoever holds its handle.
+#[derive(Clone)]
+struct WorkQueue {
+    inner: Arc<Mutex<WorkState>>,
+    net: Arc<Lwip>,
+    con: Console,
+    ctrl_port: u16,
+    fail_fast: bool,
+    mbox_size: usize,
+}
+
+impl WorkQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WorkState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `httpd_queue_work()`.
+    fn httpd_queue_work(&self, work: WorkFn) -> EspErr {
+        // The default, non-blocking mode: fail when the mbox is full. Before
+        // the semaphore, a full mbox drops the datagram inside lwIP and the
+        // work silently never runs.
+        let mut st = self.lock();
+        if self.fail_fast && st.ctrl_sem == 0 {
+            drop(st);
+            logf!(
+                self.con,
+                Warn,
+                TAG,
+                "httpd_queue_work",
+                "ctrl socket queue full, work not queued"
+            );
+            return ESP_FAIL;
+        }
+        if self.fail_fast {
+            st.ctrl_sem -= 1;
+        }
+        let token = st.next;
+        st.next += 1;
+        st.items.insert(token, work);
+        drop(st);
+        if self.net.udp_sendto(self.ctrl_port, token).is_err() {
+            logf!(
+                self.con,
+                Warn,
+                TAG,
+                "httpd_queue_work",
+                "failed to queue work"
+            );
+            let mut st = self.lock();
+            st.items.remove(&token);
+            if self.fail_fast {
+                st.ctrl_sem += 1;
+            }
+            return ESP_FAIL;
+        }
+        ESP_OK
+    }
+
+    fn take(&self, token: u64) -> Option<WorkFn> {
+        self.lock().items.remove(&token)
+    }
+
+    /// The server took a datagram off the control socket.
+    fn release_slot(&self) {
+        let mut st = self.lock();
+        st.ctrl_sem = (st.ctrl_sem + 1).min(self.mbox_size);
+    }
 }
 
 /// `PARSER_BLOCK_SIZE` in esp_httpd_priv.h: request reads and the pending
 /// (un-received) buffer are both this big.
 const PARSER_BLOCK_SIZE: usize = 128;
+
+/// `httpd_uri_match_wildcard()`: a template ending in `*` matches any URI
+/// that starts with what comes before it; one ending in `?` makes the
+/// character before it optional (`?*` combines both).
+pub fn httpd_uri_match_wildcard(template: &str, uri: &[u8]) -> bool {
+    let tpl = template.as_bytes();
+    let last = tpl.last().copied();
+    let prevlast = tpl.len().checked_sub(2).map(|i| tpl[i]);
+    let asterisk = last == Some(b'*') || (prevlast == Some(b'*') && last == Some(b'?'));
+    let quest = last == Some(b'?') || (prevlast == Some(b'?') && last == Some(b'*'));
+    let exact = tpl.len() - usize::from(asterisk) - usize::from(quest);
+    if tpl.len() < usize::from(asterisk) + (usize::from(quest) << 1) {
+        return false;
+    }
+    if uri.len() < exact {
+        // Only the optional character may be missing, and only at the end.
+        return quest && uri.len() + 1 == exact && tpl[..uri.len()] == *uri;
+    }
+    if tpl[..exact] != uri[..exact] {
+        return false;
+    }
+    uri.len() == exact || asterisk
+}
 
 /// The state of one running server (`struct httpd_data`).
 pub struct Httpd {
@@ -233,16 +407,16 @@ pub struct Httpd {
     active_count: usize,
     lru_counter: u64,
     uris: UriTable,
-    /// `ctrl_sock_semaphore`: free slots of the control socket's mbox.
-    ctrl_sem: usize,
-    work: HashMap<u64, WorkFn>,
-    next_work: u64,
+    /// The work queue, which other tasks reach through the handle.
+    work: WorkQueue,
     pub(crate) req: Option<Req>,
     /// `aux->mask_key`: the server has one request aux (`hd->hd_req_aux`)
     /// for all its requests, so a mask read short keeps bytes of the
     /// previous frame, whatever socket that came from.
     aux_mask_key: [u8; 4],
     stopping: bool,
+    /// Told when the task has stopped (`hd_td.status = THREAD_STOPPED`).
+    stopped: Option<crate::chip::Queue<()>>,
 }
 
 /// `TAG` of httpd_main.c.
@@ -320,8 +494,23 @@ impl Httpd {
         let sessions = (0..config.max_open_sockets)
             .map(|_| SockDb::free())
             .collect();
-        let uris = UriTable::new(config.max_uri_handlers, con.clone());
-        let ctrl_sem = idf.udp_recvmbox_size;
+        let uris = UriTable::new(
+            config.max_uri_handlers,
+            config.uri_match_fn.clone(),
+            con.clone(),
+        );
+        let work = WorkQueue {
+            inner: Arc::new(Mutex::new(WorkState {
+                ctrl_sem: idf.udp_recvmbox_size,
+                items: HashMap::new(),
+                next: 0,
+            })),
+            net: net.clone(),
+            con: con.clone(),
+            ctrl_port: config.ctrl_port,
+            fail_fast: idf.httpd.queue_work_fail_fast,
+            mbox_size: idf.udp_recvmbox_size,
+        };
         let mut hd = Httpd {
             idf,
             con,
@@ -334,16 +523,16 @@ impl Httpd {
             active_count: 0,
             lru_counter: 0,
             uris,
-            ctrl_sem,
-            work: HashMap::new(),
-            next_work: 0,
+            work,
             req: None,
             aux_mask_key: [0; 4],
             stopping: false,
+            stopped: None,
         };
         hd.dispatch_event(ServerEvent::Start);
         let handle = HttpdHandle {
             uris: hd.uris.clone(),
+            work: hd.work.clone(),
         };
         // The task runs once its creator writes its next line, up to its
         // first select (the chip's rule for a new task): the documented
@@ -390,6 +579,20 @@ impl Httpd {
             }
         }
         logf!(self.con, Debug, TAG, "httpd_thread", "web server exiting");
+        // httpd_thread() after the loop: the control sockets, every
+        // session (each freeing its context), the listening socket, then
+        // THREAD_STOPPED, which httpd_stop() waits for.
+        let _ = self.net.close(self.msg_fd);
+        let _ = self.net.close(self.ctrl_fd);
+        for slot in 0..self.sessions.len() {
+            if self.sessions[slot].fd >= 0 {
+                self.httpd_sess_delete(slot);
+            }
+        }
+        let _ = self.net.close(self.listen_fd);
+        if let Some(stopped) = self.stopped.take() {
+            stopped.send(());
+        }
     }
 
     /// `httpd_server()`: one turn of the select loop.
@@ -534,43 +737,9 @@ impl Httpd {
         ESP_OK
     }
 
-    /// `httpd_queue_work()`.
+    /// `httpd_queue_work()` from the server's own task.
     pub fn httpd_queue_work(&mut self, work: WorkFn) -> EspErr {
-        // The default, non-blocking mode: fail when the mbox is full. Before
-        // the semaphore, a full mbox drops the datagram inside lwIP and the
-        // work silently never runs.
-        let fail_fast = self.idf.httpd.queue_work_fail_fast;
-        if fail_fast && self.ctrl_sem == 0 {
-            logf!(
-                self.con,
-                Warn,
-                TAG,
-                "httpd_queue_work",
-                "ctrl socket queue full, work not queued"
-            );
-            return ESP_FAIL;
-        }
-        if fail_fast {
-            self.ctrl_sem -= 1;
-        }
-        let token = self.next_work;
-        self.next_work += 1;
-        self.work.insert(token, work);
-        if self.net.udp_sendto(self.config.ctrl_port, token).is_err() {
-            logf!(
-                self.con,
-                Warn,
-                TAG,
-                "httpd_queue_work",
-                "failed to queue work"
-            );
-            self.work.remove(&token);
-            if fail_fast {
-                self.ctrl_sem += 1;
-            }
-            return ESP_FAIL;
-        }
-        ESP_OK
+        self.work.httpd_queue_work(work)
     }
 
     /// `httpd_process_ctrl_msg()`.
@@ -586,15 +755,15 @@ impl Httpd {
                     "error in recv ({})",
                     e.0
                 );
-                self.ctrl_sem = (self.ctrl_sem + 1).min(self.idf.udp_recvmbox_size);
+                self.work.release_slot();
                 return;
             }
         };
-        if let Some(work) = self.work.remove(&token) {
+        if let Some(work) = self.work.take(token) {
             logf!(self.con, Debug, TAG, "httpd_process_ctrl_msg", "work");
             work(self);
         }
-        self.ctrl_sem = (self.ctrl_sem + 1).min(self.idf.udp_recvmbox_size);
+        self.work.release_slot();
     }
 
     /// `httpd_req_to_sockfd()` for the request being handled.
@@ -613,6 +782,42 @@ impl Httpd {
     /// The URI of the request being handled (`req->uri`).
     pub fn req_uri(&self) -> Vec<u8> {
         self.req.as_ref().map(|r| r.uri.clone()).unwrap_or_default()
+    }
+
+    /// `req->content_len`.
+    pub fn req_content_len(&self) -> usize {
+        self.req.as_ref().map_or(0, |r| r.content_len)
+    }
+
+    /// `httpd_req_get_url_query_str()`: the query of the request's URL,
+    /// if it has one.
+    pub fn httpd_req_get_url_query_str(&self) -> Option<Vec<u8>> {
+        let r = self.req.as_ref()?;
+        let (off, len) = r.url.query?;
+        Some(r.uri[off..off + len].to_vec())
+    }
+
+    /// `req->sess_ctx` of the request being handled.
+    pub fn req_sess_ctx(&self) -> Option<i64> {
+        self.req.as_ref()?.sess_ctx.as_ref().map(|c| c.value)
+    }
+
+    /// `req->sess_ctx = ...; req->free_ctx = ...`.
+    pub fn req_set_sess_ctx(&mut self, ctx: SessCtx) {
+        if let Some(r) = self.req.as_mut() {
+            r.sess_ctx = Some(ctx);
+        }
+    }
+
+    /// `httpd_req_get_hdr_value_str()` of a header of any length (what
+    /// `httpd_req_get_hdr_value_len()` + 1 makes room for), None when the
+    /// request has no such header.
+    pub fn req_header(&self, field: &str) -> Option<Vec<u8>> {
+        let len = self.httpd_req_get_hdr_value_len(field);
+        if len == 0 {
+            return None;
+        }
+        self.httpd_req_get_hdr_value_str(field, len + 1).ok()
     }
 }
 

@@ -681,6 +681,7 @@ impl Httpd {
             ws_type: 0,
             ws_final: false,
             resp_hdrs: Vec::new(),
+            sess_ctx: self.sessions[slot].ctx.clone(),
         });
         let yn = |b: bool| if b { "Yes" } else { "No" };
         let sd = &self.sessions[slot];
@@ -759,8 +760,20 @@ impl Httpd {
         ret
     }
 
-    /// `httpd_req_recv()`, used here only to purge an unread body.
+    /// `httpd_req_recv()` of exactly `len` body bytes, as a handler that
+    /// checks `ret != len` reads them: None when fewer came.
+    pub fn httpd_req_recv_exact(&mut self, len: usize) -> Option<Vec<u8>> {
+        let (ret, data) = self.httpd_req_recv_data(len);
+        (ret >= 0 && ret as usize == len).then_some(data)
+    }
+
+    /// `httpd_req_recv()`, used here to purge an unread body.
     fn httpd_req_recv(&mut self, buf_len: usize) -> i32 {
+        self.httpd_req_recv_data(buf_len).0
+    }
+
+    /// `httpd_req_recv()`: its return value and the bytes it read.
+    fn httpd_req_recv_data(&mut self, buf_len: usize) -> (i32, Vec<u8>) {
         const F: &str = "httpd_req_recv";
         let remaining = self.req.as_ref().expect("request").remaining_len;
         logf!(
@@ -773,12 +786,12 @@ impl Httpd {
         );
         let buf_len = buf_len.min(remaining);
         if buf_len == 0 {
-            return 0;
+            return (0, Vec::new());
         }
-        let (ret, _) = self.httpd_recv_with_opt(buf_len, RecvOpt::None);
+        let (ret, data) = self.httpd_recv_with_opt(buf_len, RecvOpt::None);
         if ret < 0 {
             logf!(self.con, Debug, "httpd_txrx", F, "error in httpd_recv");
-            return ret;
+            return (ret, data);
         }
         self.req.as_mut().expect("request").remaining_len -= ret as usize;
         logf!(
@@ -790,7 +803,7 @@ impl Httpd {
             ret
         );
         self.dispatch_event(ServerEvent::OnData);
-        ret
+        (ret, data)
     }
 
     /// `httpd_req_delete()`.
@@ -821,6 +834,16 @@ impl Httpd {
             return;
         };
         let slot = r.slot;
+        // The session takes the request's context over; a context the
+        // handler replaced is freed first.
+        let new_ctx = r.sess_ctx.clone();
+        let old_value = self.sessions[slot].ctx.as_ref().map(|c| c.value);
+        if old_value != new_ctx.as_ref().map(|c| c.value)
+            && let Some(old) = self.sessions[slot].ctx.take()
+        {
+            (old.free_ctx)(old.value);
+        }
+        self.sessions[slot].ctx = new_ctx;
         if self.sessions[slot].ws_close {
             let fd = self.sessions[slot].fd;
             logf!(

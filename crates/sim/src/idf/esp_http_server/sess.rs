@@ -88,6 +88,11 @@ impl Httpd {
         logf!(self.con, Debug, TAG, F, "fd = {}", fd);
         let _ = self.net.close(fd);
         self.dispatch_event(ServerEvent::Disconnected);
+        // httpd_sess_clear(): the session's context is freed with its
+        // free_ctx, after the socket is closed.
+        if let Some(ctx) = self.sessions[slot].ctx.take() {
+            (ctx.free_ctx)(ctx.value);
+        }
         self.sessions[slot].fd = -1;
         self.sessions[slot].pending.clear();
         self.active_count -= 1;
@@ -143,7 +148,7 @@ impl Httpd {
     }
 
     /// `httpd_sess_trigger_close()`.
-    pub(super) fn httpd_sess_trigger_close(&mut self, fd: Fd) -> EspErr {
+    pub fn httpd_sess_trigger_close(&mut self, fd: Fd) -> EspErr {
         match self.httpd_sess_get(fd) {
             Some(slot) => self.httpd_queue_work(sess_close_work(slot)),
             None => super::ESP_ERR_NOT_FOUND,

@@ -269,6 +269,11 @@ impl Httpd {
         ESP_OK
     }
 
+    /// `httpd_resp_send_404()`.
+    pub fn httpd_resp_send_404(&mut self) -> EspErr {
+        self.httpd_resp_send_err(HttpErr::E404)
+    }
+
     /// `httpd_resp_send_err()` with the default message.
     fn httpd_resp_send_err(&mut self, error: HttpErr) -> EspErr {
         let (status, msg) = match self.idf.httpd.error_pages {

@@ -3,8 +3,8 @@
 
 use super::txrx::HttpErr;
 use super::{
-    ESP_ERR_HTTPD_HANDLER_EXISTS, ESP_ERR_HTTPD_HANDLERS_FULL, ESP_FAIL, ESP_OK, EspErr, Httpd,
-    HttpdUri, UriTable,
+    ESP_ERR_HTTPD_HANDLER_EXISTS, ESP_ERR_HTTPD_HANDLERS_FULL, ESP_ERR_NOT_FOUND, ESP_FAIL, ESP_OK,
+    EspErr, Httpd, HttpdUri, UriMatchFn, UriTable,
 };
 use crate::chip::console::Console;
 use std::sync::{Arc, Mutex};
@@ -18,10 +18,12 @@ enum Lookup {
     MethodNotAllowed,
 }
 
-/// `httpd_find_uri_handler()` with the default `httpd_uri_match_simple`.
+/// `httpd_find_uri_handler()`: with the server's `uri_match_fn`, or else
+/// `httpd_uri_match_simple` (an exact match).
 fn httpd_find_uri_handler(
     con: &Console,
     uris: &[Option<HttpdUri>],
+    match_fn: Option<&UriMatchFn>,
     uri: &[u8],
     method: u8,
 ) -> Lookup {
@@ -39,7 +41,11 @@ fn httpd_find_uri_handler(
             i,
             h.uri
         );
-        if h.uri.as_bytes() == uri {
+        let matches = match match_fn {
+            Some(f) => f(&h.uri, uri),
+            None => h.uri.as_bytes() == uri,
+        };
+        if matches {
             if h.method == method {
                 return Lookup::Found(i);
             }
@@ -50,11 +56,46 @@ fn httpd_find_uri_handler(
 }
 
 impl UriTable {
-    pub(super) fn new(max_uri_handlers: usize, con: Console) -> Self {
+    pub(super) fn new(max_uri_handlers: usize, match_fn: Option<UriMatchFn>, con: Console) -> Self {
         UriTable {
             slots: Arc::new(Mutex::new((0..max_uri_handlers).map(|_| None).collect())),
+            match_fn,
             con,
         }
+    }
+
+    /// `httpd_unregister_uri_handler()`: the handler with exactly this URI
+    /// and method; the ones after it move up a slot.
+    pub(super) fn httpd_unregister_uri_handler(&self, uri: &str, method: u8) -> EspErr {
+        let mut uris = self.lock();
+        let found = uris.iter().position(|h| {
+            h.as_ref()
+                .is_some_and(|h| h.uri == uri && h.method == method)
+        });
+        let Some(i) = found else {
+            logf!(
+                self.con,
+                Warn,
+                TAG,
+                "httpd_unregister_uri_handler",
+                "handler {} with method {} not found",
+                uri,
+                method
+            );
+            return ESP_ERR_NOT_FOUND;
+        };
+        logf!(
+            self.con,
+            Debug,
+            TAG,
+            "httpd_unregister_uri_handler",
+            "[{}] removing {}",
+            i,
+            uri
+        );
+        uris.remove(i);
+        uris.push(None);
+        ESP_OK
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<HttpdUri>>> {
@@ -65,9 +106,15 @@ impl UriTable {
     pub(super) fn httpd_register_uri_handler(&self, handler: HttpdUri) -> EspErr {
         const F: &str = "httpd_register_uri_handler";
         let mut uris = self.lock();
-        if let Lookup::Found(_) =
-            httpd_find_uri_handler(&self.con, &uris, handler.uri.as_bytes(), handler.method)
-        {
+        // A handler already registered that matches the new URI (with the
+        // server's match function: a wildcard that covers it counts).
+        if let Lookup::Found(_) = httpd_find_uri_handler(
+            &self.con,
+            &uris,
+            self.match_fn.as_ref(),
+            handler.uri.as_bytes(),
+            handler.method,
+        ) {
             logf!(
                 self.con,
                 Warn,
@@ -122,7 +169,13 @@ impl Httpd {
             .concat(),
         });
         let found = match &path {
-            Some(p) => httpd_find_uri_handler(&self.con, &self.uris.lock(), p, method),
+            Some(p) => httpd_find_uri_handler(
+                &self.con,
+                &self.uris.lock(),
+                self.uris.match_fn.as_ref(),
+                p,
+                method,
+            ),
             // No path in the URL: `err` stays 0 and the request just fails.
             None => return ESP_FAIL,
         };

@@ -25,6 +25,10 @@
 //! RST ([`Lwip::host_reset`]) it holds nothing for that connection, and the
 //! model never asks it to close one.
 
+mod netconn;
+
+pub use netconn::{NETCONN_ACCEPTMBOX_SIZE, Netbuf, Netconn, NetconnErr, TCP_MSS};
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -78,6 +82,10 @@ impl Default for LwipConfig {
 
 struct ConnState {
     rx: VecDeque<u8>,
+    /// The lengths of the pieces `rx` arrived in, oldest first: each is one
+    /// `host_data` call, which stands in for one TCP segment (lwIP's
+    /// netconn API hands segments out one pbuf at a time).
+    segs: VecDeque<usize>,
     eof: bool,
     /// `recv()` has returned the FIN (0) once. lwIP then shuts the receive
     /// side (api_lib.c netconn_recv_data_tcp, "handle_fin"): later calls
@@ -87,6 +95,8 @@ struct ConnState {
 }
 
 enum Sock {
+    /// `netconn_new(NETCONN_TCP)`, not listening or connected yet.
+    NetconnNew { port: Option<u16> },
     Listen {
         backlog: VecDeque<ConnId>,
         limit: usize,
@@ -111,6 +121,27 @@ struct State {
     /// after my event" from "still idle from before".
     epoch: u64,
     idle_epoch: u64,
+}
+
+impl ConnState {
+    /// Takes `n` bytes off the front, whatever segments they came in.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let out: Vec<u8> = self.rx.drain(..n).collect();
+        let mut left = n;
+        while left > 0 {
+            let Some(front) = self.segs.front_mut() else {
+                break;
+            };
+            if *front <= left {
+                left -= *front;
+                self.segs.pop_front();
+            } else {
+                *front -= left;
+                left = 0;
+            }
+        }
+        out
+    }
 }
 
 pub struct Lwip {
@@ -211,7 +242,9 @@ impl Lwip {
                 if queue.len() < limit {
                     queue.push_back(token);
                 }
-                self.cv.notify_all();
+                // Another task may send (NodeMCU's Lua task queues work on
+                // httpd): the datagram is news to whoever waits in select.
+                self.host_event(&mut st);
                 return Ok(());
             }
         }
@@ -246,6 +279,7 @@ impl Lwip {
         match &st.slots[i] {
             Some(Sock::Listen { backlog, .. }) => !backlog.is_empty(),
             Some(Sock::Udp { queue, .. }) => !queue.is_empty(),
+            Some(Sock::NetconnNew { .. }) => false,
             Some(Sock::Tcp { conn, .. }) => match st.conns.get(conn) {
                 Some(c) => !c.rx.is_empty() || (c.eof && !c.eof_delivered) || c.reset,
                 // The connection is gone (host dropped it): an error is pending.
@@ -272,9 +306,7 @@ impl Lwip {
                 st.idle = false;
                 return Ok(ready);
             }
-            st.idle = true;
-            st.idle_epoch = st.epoch;
-            self.cv.notify_all();
+            self.mark_idle(&mut st);
             // The calling task blocks: the chip's scheduler may let its
             // creator go on.
             crate::chip::blocking();
@@ -352,7 +384,7 @@ impl Lwip {
             };
             if !c.rx.is_empty() {
                 let n = max.min(c.rx.len());
-                return Ok(c.rx.drain(..n).collect());
+                return Ok(c.take(n));
             }
             if c.reset {
                 return Err(Errno::ECONNRESET);
@@ -429,7 +461,7 @@ impl Lwip {
                     }
                 }
             }
-            Sock::Udp { .. } => {}
+            Sock::Udp { .. } | Sock::NetconnNew { .. } => {}
         }
         drop(st);
         for (conn, reset) in to_close {
@@ -477,6 +509,7 @@ impl Lwip {
             conn,
             ConnState {
                 rx: VecDeque::new(),
+                segs: VecDeque::new(),
                 eof: false,
                 eof_delivered: false,
                 reset: false,
@@ -494,6 +527,9 @@ impl Lwip {
             return 0;
         };
         c.rx.extend(data.iter().copied());
+        if !data.is_empty() {
+            c.segs.push_back(data.len());
+        }
         let n = c.rx.len();
         self.host_event(&mut st);
         n
@@ -529,16 +565,39 @@ impl Lwip {
         self.host_event(&mut st);
     }
 
+    /// The count of host events so far, if the firmware is blocked waiting
+    /// for the network with nothing to do after the last of them (or the
+    /// CPU is halted).
+    pub fn idle_mark(&self) -> Option<u64> {
+        let st = self.lock();
+        Self::at_rest(&st).then_some(st.epoch)
+    }
+
+    /// Nothing for the network side to do: halted, a task waits for the
+    /// network with nothing new since, or there is no socket at all (a
+    /// firmware that serves nothing, such as a NodeMCU script without a
+    /// server).
+    fn at_rest(st: &State) -> bool {
+        st.halted
+            || (st.idle && st.idle_epoch == st.epoch)
+            || (st.slots.iter().all(Option::is_none) && st.conns.is_empty())
+    }
+
+    /// The calling task is about to wait for the network with nothing to
+    /// do: the firmware is idle until the next host event.
+    fn mark_idle(&self, st: &mut State) {
+        st.idle = true;
+        st.idle_epoch = st.epoch;
+        self.cv.notify_all();
+    }
+
     /// Waits until the firmware is blocked in `select` with nothing to do
     /// after every host event so far. Returns false on timeout.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
         loop {
-            if st.halted {
-                return true;
-            }
-            if st.idle && st.idle_epoch == st.epoch {
+            if Self::at_rest(&st) {
                 return true;
             }
             let now = Instant::now();
