@@ -37,7 +37,16 @@ pub struct DriveOptions {
     /// The longest wait for the handshake's answer, for replies, and for
     /// the closing handshake, each.
     pub timeout: Duration,
+    /// The target says exactly when it has processed everything
+    /// (`Instance::sync`, the simulator): then a server that has not closed
+    /// after the client's CLOSE once it is idle and quiet never will, and
+    /// the driver stops waiting after `quiet` instead of `timeout`.
+    pub exact_sync: bool,
 }
+
+/// The longest a single `sync` may wait: a firmware blocked in a read
+/// (waiting for the rest of a frame) is not idle until its read times out.
+const SYNC_MAX: Duration = Duration::from_millis(250);
 
 /// A case, what happened and the verdicts.
 #[derive(Clone, Debug)]
@@ -179,7 +188,7 @@ impl Session<'_> {
             if self.closed || judge::enough(expect, &self.events) {
                 return;
             }
-            self.inst.sync(self.opts.timeout).await;
+            self.inst.sync(SYNC_MAX.min(self.opts.timeout)).await;
             let quiet = (tokio::time::Instant::now() + self.opts.quiet).min(until);
             match self.read_one(quiet).await {
                 Read::Frame | Read::Partial if tokio::time::Instant::now() < until => {}
@@ -202,7 +211,7 @@ impl Session<'_> {
         if !self.closed && server_close.is_some() && !case_sent_close {
             // The server closed first: let it finish (it may close TCP at
             // once), then answer its CLOSE with its code, as §5.5.1 says.
-            self.inst.sync(self.opts.timeout).await;
+            self.inst.sync(SYNC_MAX.min(self.opts.timeout)).await;
             let quiet = tokio::time::Instant::now() + self.opts.quiet;
             while !self.closed && matches!(self.read_one(quiet).await, Read::Frame | Read::Partial)
             {}
@@ -220,14 +229,25 @@ impl Session<'_> {
             let spec = FrameSpec::new(Opcode::CLOSE, payload).with_mask(Some(mask));
             let _ = self.send(spec, Write::Whole, true).await;
         }
-        let until = tokio::time::Instant::now() + self.opts.timeout;
+        let started = tokio::time::Instant::now();
+        let until = started + self.opts.timeout;
         while !self.closed {
-            if matches!(self.read_one(until).await, Read::Nothing) && !self.closed {
-                let t = self.opts.timeout;
-                self.note(format!("the server had not closed TCP after {t:?}"));
+            let deadline = if self.opts.exact_sync {
+                self.inst.sync(SYNC_MAX.min(self.opts.timeout)).await;
+                (tokio::time::Instant::now() + self.opts.quiet).min(until)
+            } else {
+                until
+            };
+            let got = self.read_one(deadline).await;
+            if self.closed {
                 break;
             }
-            if tokio::time::Instant::now() >= until && !self.closed {
+            let now = tokio::time::Instant::now();
+            if matches!(got, Read::Nothing) || now >= until {
+                self.note(format!(
+                    "the server had not closed TCP {} ms after the client's CLOSE",
+                    now.duration_since(started).as_millis()
+                ));
                 break;
             }
         }

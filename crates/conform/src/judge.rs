@@ -395,7 +395,11 @@ fn behaviour(expect: &Expect, r: &Reading) -> (Behavior, String) {
             }
             let Some(how) = r.failed() else {
                 let went_on = match &r.close {
-                    Some((p, _)) => format!("it answered with a {}", describe_close(p)),
+                    Some((p, true)) => format!("it answered with a {}", describe_close(p)),
+                    Some((p, false)) => format!(
+                        "it went on, and answered the client's closing CLOSE with a {}",
+                        describe_close(p)
+                    ),
                     None => "it kept the connection".into(),
                 };
                 return (
