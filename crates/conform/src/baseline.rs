@@ -238,6 +238,7 @@ mod tests {
             },
             instance: String::new(),
             elapsed: std::time::Duration::ZERO,
+            target_gone: false,
         }
     }
 

@@ -433,8 +433,21 @@ fn behaviour(expect: &Expect, r: &Reading) -> (Behavior, String) {
             codes,
             empty_ok,
         } => {
-            if got != before {
+            let prefix = got.len() <= before.len() && before[..got.len()] == got[..];
+            if !prefix {
                 return (Failed, difference(before, got));
+            }
+            let answered = r.close.is_some();
+            if got != before && answered {
+                // The replies were lost to the closing handshake, which the
+                // server ran first: the CLOSE itself was answered.
+                return (
+                    NonStrict,
+                    format!(
+                        "answered the CLOSE before answering {}",
+                        list(&got_missing(before, got))
+                    ),
+                );
             }
             match &r.close {
                 None => (
@@ -459,13 +472,6 @@ fn behaviour(expect: &Expect, r: &Reading) -> (Behavior, String) {
                 Some((ClosePayload::Code { code, .. }, _)) if codes.contains(code) => {
                     (Ok, format!("answered with a CLOSE {code}"))
                 }
-                Some((p @ ClosePayload::Code { code, .. }, _)) if !matches!(code, 1000 | 1001) => (
-                    Failed,
-                    format!(
-                        "the server failed the connection with a {} though the CLOSE was valid",
-                        describe_close(p)
-                    ),
-                ),
                 Some((p, _)) => (
                     NonStrict,
                     format!(
