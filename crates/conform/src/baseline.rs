@@ -19,6 +19,9 @@ pub const VERSION: u32 = 1;
 pub struct Entry {
     pub behavior: Behavior,
     pub close: CloseBehavior,
+    /// The firmware crashed during the case.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub crashed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -74,6 +77,7 @@ impl Baseline {
                         Entry {
                             behavior: r.verdict.behavior,
                             close: r.verdict.close,
+                            crashed: r.observation.crash.is_some(),
                             note: None,
                         },
                     )
@@ -149,13 +153,17 @@ impl Baseline {
             let after = Entry {
                 behavior: r.verdict.behavior,
                 close: r.verdict.close,
+                crashed: r.observation.crash.is_some(),
                 note: None,
             };
             let Some(before) = self.cases.get(&r.case.id) else {
                 c.new.push(r.case.id.clone());
                 continue;
             };
-            if before.behavior == after.behavior && before.close == after.close {
+            if before.behavior == after.behavior
+                && before.close == after.close
+                && before.crashed == after.crashed
+            {
                 continue;
             }
             let change = Change {
@@ -165,11 +173,19 @@ impl Baseline {
                 after,
                 reason: r.verdict.reason.clone(),
             };
-            let b = (before.behavior.rank(), before.close.rank());
-            let a = (change.after.behavior.rank(), change.after.close.rank());
-            if a.0 < b.0 || a.1 < b.1 {
+            // Worse in any respect is a regression, whatever got better: a
+            // firmware that now crashes where it did not has regressed even
+            // if the crash happens to end the connection more cleanly.
+            let (b, a) = (before, &change.after);
+            let worse = a.behavior.rank() < b.behavior.rank()
+                || a.close.rank() < b.close.rank()
+                || (a.crashed && !b.crashed);
+            let better = a.behavior.rank() > b.behavior.rank()
+                || a.close.rank() > b.close.rank()
+                || (b.crashed && !a.crashed);
+            if worse {
                 c.regressions.push(change);
-            } else if a.0 > b.0 || a.1 > b.1 {
+            } else if better {
                 c.improvements.push(change);
             } else {
                 c.changed.push(change);
@@ -192,14 +208,17 @@ pub struct Change {
 
 impl Change {
     pub fn line(&self) -> String {
+        let crash = |e: &Entry| if e.crashed { " (crashed)" } else { "" };
         format!(
-            "{} ({}): {} / {} -> {} / {}: {}",
+            "{} ({}): {} / {}{} -> {} / {}{}: {}",
             self.id,
             self.title,
             self.before.behavior.name(),
             self.before.close.name(),
+            crash(&self.before),
             self.after.behavior.name(),
             self.after.close.name(),
+            crash(&self.after),
             self.reason
         )
     }
@@ -269,6 +288,19 @@ mod tests {
         assert_eq!(c.changed.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), ["2.2"]);
         assert_eq!(c.new, ["2.4"]);
         assert!(c.regressions[0].line().contains("OK / CLEAN -> OK / UNCLEAN"));
+    }
+
+    #[test]
+    fn a_new_crash_is_a_regression_even_if_the_close_looks_better() {
+        use Behavior::*;
+        use CloseBehavior::*;
+        let base = Baseline::from_results("p", "t", &[result("3.1", Failed, NeverClosed)]);
+        let mut crashed = result("3.1", Failed, Unclean);
+        crashed.observation.crash = Some("sim#1: the firmware crashed".into());
+        let c = base.compare(&[crashed]);
+        assert_eq!(c.regressions.len(), 1, "{c:?}");
+        assert!(c.regressions[0].line().contains("UNCLEAN (crashed)"));
+        assert!(c.improvements.is_empty());
     }
 
     #[test]

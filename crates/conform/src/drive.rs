@@ -300,6 +300,19 @@ enum Read {
     Closed,
 }
 
+/// How much of a serial line the records keep (the example prints every
+/// message it gets, 1 MiB ones too).
+const LINE_SHOWN: usize = 200;
+
+fn cut_line(line: String) -> String {
+    let n = line.chars().count();
+    if n <= LINE_SHOWN {
+        return line;
+    }
+    let head: String = line.chars().take(LINE_SHOWN).collect();
+    format!("{head}… ({} more characters)", n - LINE_SHOWN)
+}
+
 /// Runs one case on a ready instance and judges it.
 pub async fn run_case(
     case: &Case,
@@ -335,7 +348,7 @@ pub async fn run_case(
         .serial()
         .lines(log_start, inst.serial().len())
         .iter()
-        .map(|l| normalizer.normalize(&l.line))
+        .map(|l| cut_line(normalizer.normalize(&l.line)))
         .collect();
     let verdict = judge::judge(case, &obs);
     CaseResult {

@@ -342,7 +342,10 @@ fn judge_inner(case: &Case, obs: &Observation) -> Verdict {
     let r = Reading::of(obs);
     let (mut behavior, mut reason) = behaviour(&case.expect, &r);
     if !r.errors.is_empty() {
-        let errors = r.errors.join("; ");
+        let mut errors = r.errors[..r.errors.len().min(3)].join("; ");
+        if r.errors.len() > 3 {
+            errors.push_str(&format!("; and {} more", r.errors.len() - 3));
+        }
         if behavior == Behavior::Failed {
             reason = format!("{reason}; and it sent {errors}");
         } else {

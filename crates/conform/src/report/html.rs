@@ -34,7 +34,7 @@ pub fn html(meta: &Meta, results: &[CaseResult]) -> String {
     let _ = writeln!(s, "<h1>{}</h1>", text(&title));
     let _ = writeln!(
         s,
-        "<p>{} cases of <code>esp-ws conform</code> against {}, endpoint <code>{}</code>, numbered as Autobahn|Testsuite numbers its server cases (H: the opening handshake). <strong>{}</strong>.</p>",
+        "<p>{} cases of <code>esp-ws conform</code>. Target: {}; endpoint <code>{}</code>, numbered as Autobahn|Testsuite numbers its server cases (H: the opening handshake). <strong>{}</strong>.</p>",
         total.cases,
         text(&meta.target),
         text(&meta.path),

@@ -19,7 +19,7 @@ pub fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{} cases of `esp-ws conform` against {}, endpoint `{}`. Cases are numbered as Autobahn|Testsuite numbers its server cases (H is the opening handshake, which Autobahn does not test); each says what it sends, what RFC 6455 requires and how it is judged in `index.html` beside this file.",
+        "{} cases of `esp-ws conform`. Target: {}; endpoint `{}`. Cases are numbered as Autobahn|Testsuite numbers its server cases (H is the opening handshake, which Autobahn does not test); each says what it sends, what RFC 6455 requires and how it is judged in `index.html` beside this file.",
         total.cases,
         meta.target,
         meta.path
