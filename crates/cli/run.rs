@@ -582,7 +582,7 @@ async fn run(args: RunArgs) -> ExitCode {
             "JUnit XML",
             args.junit
                 .as_ref()
-                .map(|_| report::junit(&results, profile, elapsed)),
+                .map(|_| report::junit(&results, profile, elapsed, REVIEW)),
         ),
         (
             &args.report_json,

@@ -50,6 +50,9 @@ enum Cmd {
     /// Replay sessions recorded on real firmware against the simulator and
     /// show where the bytes, closes or the debug log differ.
     CompareRealFirmware(real_firmware::Args),
+    /// Regenerate the checked-in RFC 6455 conformance report of the
+    /// simulator's v5.5.5 profile (conformance/reports/v5.5.5/).
+    ConformanceReport,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Cmd::BuildFirmware(a) => firmware::run(a, std::env::var_os("IDF_PATH").map(Into::into)),
         Cmd::Snapshots { args } => snapshots::run(&args),
         Cmd::CompareRealFirmware(a) => real_firmware::run(a),
+        Cmd::ConformanceReport => conformance_report(),
     };
     match result {
         Ok(code) => code,
@@ -84,6 +88,33 @@ fn project_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives in the project root")
         .to_path_buf()
+}
+
+/// The files of the checked-in report (the rest of a report folder, JSON
+/// per case and JUnit, is left out: JUnit carries times).
+const REPORT_FILES: &[&str] = &["summary.md", "index.html"];
+
+/// `esp-ws conform --firmware v5.5.5` into a scratch folder, then its
+/// Markdown and HTML into conformance/reports/v5.5.5/.
+fn conformance_report() -> anyhow::Result<ExitCode> {
+    let scratch = std::env::temp_dir().join(format!("esp-ws-conformance-{}", std::process::id()));
+    let dir = scratch.to_string_lossy().to_string();
+    let artifacts = scratch.join("artifacts").to_string_lossy().to_string();
+    let code = esp_ws(
+        &["conform", "--firmware", "v5.5.5", "--report-dir", &dir, "--artifacts", &artifacts],
+        &[],
+    )?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let dest = std::path::Path::new("conformance/reports/v5.5.5");
+    std::fs::create_dir_all(dest)?;
+    for f in REPORT_FILES {
+        std::fs::copy(scratch.join(f), dest.join(f))?;
+        println!("wrote {}", dest.join(f).display());
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Builds and runs the `esp-ws` binary of this workspace.
@@ -131,6 +162,22 @@ mod tests {
             ["--host", "10.0.0.2", "--serial", "/dev/ttyUSB0"]
         );
         assert_eq!(BOARD_TEST, ["run", "scenarios", "--target", "board"]);
+        // CI's reports pass through to `esp-ws run`.
+        let qemu = match Cli::try_parse_from([
+            "xtask",
+            "qemu-test",
+            "--junit",
+            "junit.xml",
+            "--report-json",
+            "results.json",
+        ])
+        .unwrap()
+        .cmd
+        {
+            Cmd::QemuTest { args } => args,
+            _ => panic!("not qemu-test"),
+        };
+        assert_eq!(qemu, ["--junit", "junit.xml", "--report-json", "results.json"]);
         assert_eq!(QEMU_TEST, ["run", "scenarios", "--target", "qemu"]);
         assert_eq!(TEST, ["run", "scenarios"]);
     }

@@ -242,9 +242,15 @@ fn log_text(r: &ScenarioResult) -> String {
 
 /// The run as JUnit XML: one testsuite for the profile, one testcase per
 /// scenario (classname: the profile, name: the scenario). A failure
-/// carries its message and the details `esp-ws run` prints; a skip its
-/// reason; the scenario's serial lines are the testcase's output.
-pub fn junit(results: &[ScenarioResult], profile: &str, elapsed: Duration) -> String {
+/// carries its message and the details a run prints (`review` as in
+/// [`failure_details`]); a skip its reason; the scenario's serial lines
+/// are the testcase's output.
+pub fn junit(
+    results: &[ScenarioResult],
+    profile: &str,
+    elapsed: Duration,
+    review: &str,
+) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("esp-ws run");
     report.set_time(elapsed);
@@ -261,7 +267,7 @@ pub fn junit(results: &[ScenarioResult], profile: &str, elapsed: Duration) -> St
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(reason(r));
                 s.set_type("FAIL");
-                s.set_description(failure_details(r, "esp-ws run --accept"));
+                s.set_description(failure_details(r, review));
                 s
             }
         };
