@@ -14,7 +14,10 @@ fn conform(args: &[&str], report_dir: &Path) -> Output {
     esp_ws()
         .arg("conform")
         .args(["--report-dir", report_dir.to_str().unwrap()])
-        .args(["--artifacts", report_dir.join("artifacts").to_str().unwrap()])
+        .args([
+            "--artifacts",
+            report_dir.join("artifacts").to_str().unwrap(),
+        ])
         .args(args)
         .current_dir(root())
         .output()
@@ -131,10 +134,7 @@ fn a_deviation_in_the_simulator_shows_as_a_regression() {
         .lines()
         .filter(|l| l.trim_start().starts_with("REGRESSED"))
         .collect();
-    assert!(
-        regressed.iter().any(|l| l.contains("3.4 (")),
-        "{stdout}"
-    );
+    assert!(regressed.iter().any(|l| l.contains("3.4 (")), "{stdout}");
     assert!(
         regressed.iter().all(|l| !l.contains(" 2.1 (")),
         "a PING case is not affected: {stdout}"
@@ -188,7 +188,10 @@ fn python_with_websockets() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conform-venv");
     let python = venv.join("bin/python");
     let ready = std::process::Command::new(&python)
-        .args(["-c", "import websockets, sys; sys.exit(websockets.version.version != '17.4')"])
+        .args([
+            "-c",
+            "import websockets, sys; sys.exit(websockets.version.version != '17.4')",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if ready {
@@ -199,9 +202,18 @@ fn python_with_websockets() -> PathBuf {
         .arg(&venv)
         .output()
         .expect("python3 is needed for the calibration against websockets (CI installs it)");
-    assert!(made.status.success(), "python3 -m venv: {}", text(&made.stderr));
+    assert!(
+        made.status.success(),
+        "python3 -m venv: {}",
+        text(&made.stderr)
+    );
     let pip = std::process::Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", WEBSOCKETS])
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            WEBSOCKETS,
+        ])
         .output()
         .unwrap();
     assert!(
@@ -327,7 +339,10 @@ fn run_writes_junit_a_parser_reads_and_json() {
     assert_eq!(suites.tests, 2, "{xml}");
     assert_eq!(suites.failures, 1, "{xml}");
     let cases: Vec<_> = suites.suites.iter().flat_map(|s| &s.cases).collect();
-    let wrong = cases.iter().find(|c| c.original_name == "wrong").expect("wrong");
+    let wrong = cases
+        .iter()
+        .find(|c| c.original_name == "wrong")
+        .expect("wrong");
     assert_eq!(wrong.classname.as_deref(), Some("v5.5.5"));
     match &wrong.status {
         junit_parser::TestStatus::Failure(f) => {
@@ -343,7 +358,10 @@ fn run_writes_junit_a_parser_reads_and_json() {
         "{:?}",
         wrong.system_out
     );
-    let echo = cases.iter().find(|c| c.original_name == "echo").expect("echo");
+    let echo = cases
+        .iter()
+        .find(|c| c.original_name == "echo")
+        .expect("echo");
     assert!(echo.status.is_success(), "{:?}", echo.status);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

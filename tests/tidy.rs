@@ -169,10 +169,16 @@ fn pure_crates_open_no_sockets_and_start_no_processes() {
 #[test]
 fn the_conformance_case_table_and_judge_do_no_io() {
     let src = root().join("crates/conform/src");
-    let mut files: Vec<PathBuf> = ["case.rs", "table.rs", "judge.rs", "record.rs", "baseline.rs"]
-        .iter()
-        .map(|f| src.join(f))
-        .collect();
+    let mut files: Vec<PathBuf> = [
+        "case.rs",
+        "table.rs",
+        "judge.rs",
+        "record.rs",
+        "baseline.rs",
+    ]
+    .iter()
+    .map(|f| src.join(f))
+    .collect();
     files.extend(rust_files(&src.join("report")));
     assert!(files.iter().all(|f| f.is_file()), "{files:?}");
     let mut hits = Vec::new();

@@ -595,7 +595,10 @@ async fn run(args: RunArgs) -> ExitCode {
     for (path, what, text) in files {
         if let (Some(path), Some(text)) = (path, text) {
             if let Err(e) = write_report(path, &text) {
-                return usage(format!("cannot write the {what} to {}: {e}", path.display()));
+                return usage(format!(
+                    "cannot write the {what} to {}: {e}",
+                    path.display()
+                ));
             }
             println!("{what}: {}", esp_ws_runner::display_path(path));
         }

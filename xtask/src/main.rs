@@ -101,7 +101,15 @@ fn conformance_report() -> anyhow::Result<ExitCode> {
     let dir = scratch.to_string_lossy().to_string();
     let artifacts = scratch.join("artifacts").to_string_lossy().to_string();
     let code = esp_ws(
-        &["conform", "--firmware", "v5.5.5", "--report-dir", &dir, "--artifacts", &artifacts],
+        &[
+            "conform",
+            "--firmware",
+            "v5.5.5",
+            "--report-dir",
+            &dir,
+            "--artifacts",
+            &artifacts,
+        ],
         &[],
     )?;
     if code != ExitCode::SUCCESS {
@@ -177,7 +185,10 @@ mod tests {
             Cmd::QemuTest { args } => args,
             _ => panic!("not qemu-test"),
         };
-        assert_eq!(qemu, ["--junit", "junit.xml", "--report-json", "results.json"]);
+        assert_eq!(
+            qemu,
+            ["--junit", "junit.xml", "--report-json", "results.json"]
+        );
         assert_eq!(QEMU_TEST, ["run", "scenarios", "--target", "qemu"]);
         assert_eq!(TEST, ["run", "scenarios"]);
     }

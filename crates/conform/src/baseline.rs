@@ -283,11 +283,30 @@ mod tests {
             result("2.4", Ok, Clean),
         ];
         let c = base.compare(&now);
-        assert_eq!(c.regressions.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), ["2.3"]);
-        assert_eq!(c.improvements.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), ["2.1"]);
-        assert_eq!(c.changed.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), ["2.2"]);
+        assert_eq!(
+            c.regressions
+                .iter()
+                .map(|x| x.id.as_str())
+                .collect::<Vec<_>>(),
+            ["2.3"]
+        );
+        assert_eq!(
+            c.improvements
+                .iter()
+                .map(|x| x.id.as_str())
+                .collect::<Vec<_>>(),
+            ["2.1"]
+        );
+        assert_eq!(
+            c.changed.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+            ["2.2"]
+        );
         assert_eq!(c.new, ["2.4"]);
-        assert!(c.regressions[0].line().contains("OK / CLEAN -> OK / UNCLEAN"));
+        assert!(
+            c.regressions[0]
+                .line()
+                .contains("OK / CLEAN -> OK / UNCLEAN")
+        );
     }
 
     #[test]
@@ -305,18 +324,27 @@ mod tests {
 
     #[test]
     fn a_baseline_round_trips_and_keeps_notes() {
-        let mut old = Baseline::from_results("p", "t", &[result("2.1", Behavior::Ok, CloseBehavior::Clean)]);
+        let mut old = Baseline::from_results(
+            "p",
+            "t",
+            &[result("2.1", Behavior::Ok, CloseBehavior::Clean)],
+        );
         old.note = Some("file note".into());
         old.cases["2.1"].note = Some("case note".into());
         let text = old.to_json();
         let parsed = Baseline::parse(Path::new("b.json"), &text).unwrap();
         assert_eq!(parsed, old);
-        let new = Baseline::from_results("p", "t", &[result("2.1", Behavior::Failed, CloseBehavior::Clean)])
-            .keeping_notes(&old);
+        let new = Baseline::from_results(
+            "p",
+            "t",
+            &[result("2.1", Behavior::Failed, CloseBehavior::Clean)],
+        )
+        .keeping_notes(&old);
         assert_eq!(new.note.as_deref(), Some("file note"));
         assert_eq!(new.cases["2.1"].note.as_deref(), Some("case note"));
         assert_eq!(new.cases["2.1"].behavior, Behavior::Failed);
-        let err = Baseline::parse(Path::new("b.json"), "{\"version\": 1,\n \"cases\": 3}").unwrap_err();
+        let err =
+            Baseline::parse(Path::new("b.json"), "{\"version\": 1,\n \"cases\": 3}").unwrap_err();
         assert!(err.to_string().starts_with("b.json:"), "{err}");
     }
 }

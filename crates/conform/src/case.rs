@@ -181,7 +181,9 @@ pub struct Out {
 pub enum Step {
     Send(Out),
     /// A pause, for the server to act on what it got so far.
-    Pause { ms: u64 },
+    Pause {
+        ms: u64,
+    },
 }
 
 /// A message the server sends back, as a client reassembles it.

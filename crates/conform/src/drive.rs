@@ -156,12 +156,7 @@ impl Session<'_> {
         self.events.push(Event::Note { text });
     }
 
-    async fn send(
-        &mut self,
-        spec: FrameSpec,
-        write: Write,
-        closing: bool,
-    ) -> Result<(), ()> {
+    async fn send(&mut self, spec: FrameSpec, write: Write, closing: bool) -> Result<(), ()> {
         let bytes = esp_ws_frame::encode(&spec).expect("the table's frames are encodable");
         let summary = match esp_ws_frame::decode_all(&bytes, u64::MAX) {
             Ok((f, rest)) if f.len() == 1 && rest.is_empty() => f[0].summary(),
@@ -234,7 +229,8 @@ impl Session<'_> {
             self.inst.sync(SYNC_MAX.min(self.opts.timeout)).await;
             let quiet = tokio::time::Instant::now() + self.opts.quiet;
             while !self.closed && matches!(self.read_one(quiet).await, Read::Frame | Read::Partial)
-            {}
+            {
+            }
         }
         if !self.closed && !case_sent_close {
             let payload = match &server_close {
@@ -278,9 +274,7 @@ impl Session<'_> {
         if !self.closed {
             let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
             let (_, how) = self.conn.close(Closed::Fin, deadline).await;
-            self.events.push(Event::ClientClosed {
-                how: "FIN".into(),
-            });
+            self.events.push(Event::ClientClosed { how: "FIN".into() });
             if let Some(how) = how {
                 self.events.push(Event::ServerClosed {
                     how: how.to_string(),
@@ -537,7 +531,12 @@ pub async fn run_all(
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
-            r.unwrap_or_else(|| not_run(&cases[i], "the target crashed earlier and did not come back"))
+            r.unwrap_or_else(|| {
+                not_run(
+                    &cases[i],
+                    "the target crashed earlier and did not come back",
+                )
+            })
         })
         .collect())
 }
@@ -550,7 +549,9 @@ pub fn select(cases: Vec<Case>, patterns: &[String]) -> Result<Vec<Case>, String
     }
     for p in patterns {
         if !cases.iter().any(|c| matches(p, &c.id)) {
-            return Err(format!("{p:?} matches no case (ids look like 1.1.1, 5.3, H.2.6)"));
+            return Err(format!(
+                "{p:?} matches no case (ids look like 1.1.1, 5.3, H.2.6)"
+            ));
         }
     }
     Ok(cases
@@ -599,7 +600,10 @@ mod tests {
         assert!(!matches("6.*.1", "6.22.2"));
         let all = crate::table::all();
         let some = select(all.clone(), &["2.*".into(), "H.1.1".into()]).unwrap();
-        assert!(some.iter().all(|c| c.id.starts_with("2.") || c.id == "H.1.1"));
+        assert!(
+            some.iter()
+                .all(|c| c.id.starts_with("2.") || c.id == "H.1.1")
+        );
         assert_eq!(some.len(), 13);
         assert!(select(all, &["8.*".into()]).unwrap_err().contains("8.*"));
     }

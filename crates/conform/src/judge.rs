@@ -168,7 +168,8 @@ impl Reading {
                     }
                     let op = Opcode(f.opcode);
                     if op == Opcode::CLOSE {
-                        r.close = Some((esp_ws_frame::parse_close_payload(&f.payload), !closing_sent));
+                        r.close =
+                            Some((esp_ws_frame::parse_close_payload(&f.payload), !closing_sent));
                         continue;
                     }
                     if op.is_reserved() {
@@ -284,7 +285,12 @@ fn list(m: &[Msg]) -> String {
 fn difference(expected: &[Msg], got: &[Msg]) -> String {
     for (i, (e, g)) in expected.iter().zip(got).enumerate() {
         if e != g {
-            return format!("reply {} was {} instead of {}", i + 1, g.describe(), e.describe());
+            return format!(
+                "reply {} was {} instead of {}",
+                i + 1,
+                g.describe(),
+                e.describe()
+            );
         }
     }
     if got.len() > expected.len() {
@@ -494,9 +500,10 @@ fn behaviour(expect: &Expect, r: &Reading) -> (Behavior, String) {
                 return (Failed, difference(echo, got));
             }
             match (&r.close, r.ended_first()) {
-                (Some((ClosePayload::Code { code: 1009, .. }, _)), _) => {
-                    (Ok, "refused the message with a CLOSE 1009 (message too big)".into())
-                }
+                (Some((ClosePayload::Code { code: 1009, .. }, _)), _) => (
+                    Ok,
+                    "refused the message with a CLOSE 1009 (message too big)".into(),
+                ),
                 (_, Some(how)) => (
                     Informational,
                     format!("ended the connection with {how} instead of answering: its limit"),
@@ -579,7 +586,9 @@ fn close_verdict(expect: &Expect, r: &Reading) -> (CloseBehavior, String) {
             if r.failed().is_none() {
                 (
                     NeverClosed,
-                    format!("the server never failed the connection; it answered the client's CLOSE with a {said}"),
+                    format!(
+                        "the server never failed the connection; it answered the client's CLOSE with a {said}"
+                    ),
                 )
             } else if code.is_some_and(|c| codes.contains(&c)) {
                 (Clean, format!("{said}, then TCP closed"))
@@ -613,11 +622,16 @@ fn close_verdict(expect: &Expect, r: &Reading) -> (CloseBehavior, String) {
                     (WrongCode, format!("the server closed first with a {said}"))
                 }
             } else if code == Some(1000) {
-                (Clean, "answered the client's CLOSE 1000 with CLOSE 1000, then closed TCP".into())
+                (
+                    Clean,
+                    "answered the client's CLOSE 1000 with CLOSE 1000, then closed TCP".into(),
+                )
             } else {
                 (
                     WrongCode,
-                    format!("answered the client's CLOSE 1000 with a {said} (§5.5.1: a reply typically echoes the code)"),
+                    format!(
+                        "answered the client's CLOSE 1000 with a {said} (§5.5.1: a reply typically echoes the code)"
+                    ),
                 )
             }
         }
@@ -690,9 +704,18 @@ fn upgraded(case: &Case, obs: &Observation) -> Result<(), String> {
 fn judge_handshake(case: &Case, h: &HandshakeExpect, obs: &Observation) -> Verdict {
     let upgraded = upgraded(case, obs);
     let (close, close_reason) = if obs.answer.status() == Some(101) {
-        close_verdict(&Expect::Replies { ok: vec![], non_strict: None }, &Reading::of(obs))
+        close_verdict(
+            &Expect::Replies {
+                ok: vec![],
+                non_strict: None,
+            },
+            &Reading::of(obs),
+        )
     } else {
-        (CloseBehavior::NotApplicable, "no WebSocket connection".into())
+        (
+            CloseBehavior::NotApplicable,
+            "no WebSocket connection".into(),
+        )
     };
     let (behavior, reason) = match h {
         HandshakeExpect::Accept => match &upgraded {
@@ -779,5 +802,260 @@ pub fn received(f: &esp_ws_frame::Frame) -> Received {
             .map(|v| v.to_string())
             .collect(),
         payload: f.payload.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Event;
+    use esp_ws_frame::{FrameSpec, Opcode};
+
+    fn case(id: &str) -> Case {
+        crate::table::all()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+    }
+
+    fn upgraded() -> Observation {
+        Observation {
+            answer: Answer::Response {
+                status: 101,
+                status_line: "HTTP/1.1 101 Switching Protocols".into(),
+                headers: vec![
+                    ("Upgrade".into(), "websocket".into()),
+                    ("Connection".into(), "Upgrade".into()),
+                    ("Sec-WebSocket-Accept".into(), "A".into()),
+                ],
+                body: String::new(),
+            },
+            expected_accept: "A".into(),
+            ..Default::default()
+        }
+    }
+
+    fn from_server(spec: FrameSpec) -> Event {
+        let bytes = esp_ws_frame::encode(&spec).unwrap();
+        let (f, _) = esp_ws_frame::decode_all(&bytes, u64::MAX).unwrap();
+        Event::Received(received(&f[0]))
+    }
+
+    fn text(p: &[u8]) -> Event {
+        from_server(FrameSpec::new(Opcode::TEXT, p.to_vec()))
+    }
+
+    fn close(code: Option<u16>) -> Event {
+        from_server(FrameSpec::new(
+            Opcode::CLOSE,
+            esp_ws_frame::close_payload(code, b""),
+        ))
+    }
+
+    fn client_close() -> Event {
+        Event::Sent {
+            summary: "CLOSE".into(),
+            hex: String::new(),
+            writes: 1,
+            closing: true,
+        }
+    }
+
+    fn fin() -> Event {
+        Event::ServerClosed { how: "FIN".into() }
+    }
+
+    #[track_caller]
+    fn check(id: &str, events: Vec<Event>, behavior: Behavior, close: CloseBehavior, why: &str) {
+        let obs = Observation {
+            events,
+            ..upgraded()
+        };
+        let v = judge(&case(id), &obs);
+        assert_eq!((v.behavior, v.close), (behavior, close), "{v:?}");
+        assert!(v.reason.contains(why), "{v:?}");
+    }
+
+    #[test]
+    fn echoes_and_how_the_close_is_answered() {
+        let hello = b"Hello, world!";
+        let ping = |p: &[u8]| from_server(FrameSpec::new(Opcode::PONG, p.to_vec()));
+        check(
+            "2.2",
+            vec![ping(hello), client_close(), close(Some(1000)), fin()],
+            Behavior::Ok,
+            CloseBehavior::Clean,
+            "answered PONG",
+        );
+        check(
+            "2.2",
+            vec![ping(hello), client_close(), close(None), fin()],
+            Behavior::Ok,
+            CloseBehavior::WrongCode,
+            "answered PONG",
+        );
+        check(
+            "2.2",
+            vec![client_close(), close(Some(1000)), fin()],
+            Behavior::Failed,
+            CloseBehavior::Clean,
+            "did not come",
+        );
+        // A fragmented message echoed as a TEXT and a stray CONTINUATION.
+        let cont = from_server(FrameSpec::new(Opcode::CONTINUATION, b"fragment2".to_vec()));
+        check(
+            "5.3",
+            vec![text(b"fragment1"), cont, client_close(), close(None), fin()],
+            Behavior::Failed,
+            CloseBehavior::WrongCode,
+            "CONTINUATION that continues no message",
+        );
+    }
+
+    #[test]
+    fn a_case_that_must_fail_the_connection() {
+        let hello = b"Hello, world!";
+        check(
+            "3.2",
+            vec![text(hello), close(Some(1002)), client_close(), fin()],
+            Behavior::Ok,
+            CloseBehavior::Clean,
+            "failed the connection",
+        );
+        check(
+            "3.2",
+            vec![close(Some(1002)), client_close(), fin()],
+            Behavior::NonStrict,
+            CloseBehavior::Clean,
+            "before answering",
+        );
+        check(
+            "3.2",
+            vec![text(hello), Event::ServerClosed { how: "RST".into() }],
+            Behavior::Ok,
+            CloseBehavior::Unclean,
+            "without a CLOSE frame",
+        );
+        check(
+            "3.2",
+            vec![text(hello), text(hello), client_close(), close(None), fin()],
+            Behavior::Failed,
+            CloseBehavior::NeverClosed,
+            "answered the invalid input",
+        );
+        check(
+            "3.2",
+            vec![text(hello), client_close(), close(Some(1000)), fin()],
+            Behavior::Failed,
+            CloseBehavior::NeverClosed,
+            "did not fail",
+        );
+        check(
+            "7.9.1",
+            vec![close(None), fin()],
+            Behavior::Failed,
+            CloseBehavior::NeverClosed,
+            "did not fail",
+        );
+        check(
+            "6.3.1",
+            vec![close(Some(1002)), fin()],
+            Behavior::Ok,
+            CloseBehavior::WrongCode,
+            "failed the connection",
+        );
+    }
+
+    #[test]
+    fn a_close_is_answered() {
+        check(
+            "7.7.4",
+            vec![close(Some(1003)), fin()],
+            Behavior::Ok,
+            CloseBehavior::Clean,
+            "1003",
+        );
+        check(
+            "7.7.4",
+            vec![close(None), fin()],
+            Behavior::NonStrict,
+            CloseBehavior::WrongCode,
+            "without a status code",
+        );
+        check(
+            "7.3.1",
+            vec![close(None), fin()],
+            Behavior::Ok,
+            CloseBehavior::Clean,
+            "without a status code",
+        );
+        check(
+            "7.1.3",
+            vec![
+                close(Some(1000)),
+                from_server(FrameSpec::new(Opcode::PONG, vec![])),
+                fin(),
+            ],
+            Behavior::Failed,
+            CloseBehavior::Clean,
+            "after its CLOSE",
+        );
+        check(
+            "7.7.1",
+            vec![fin()],
+            Behavior::Failed,
+            CloseBehavior::Unclean,
+            "without answering",
+        );
+    }
+
+    #[test]
+    fn refused_handshakes() {
+        let answer = |status: u16, headers: Vec<(String, String)>| Answer::Response {
+            status,
+            status_line: format!("HTTP/1.1 {status}"),
+            headers,
+            body: String::new(),
+        };
+        let judged = |id: &str, answer: Answer| {
+            let obs = Observation {
+                answer,
+                ..upgraded()
+            };
+            judge(&case(id), &obs)
+        };
+        let v = judged(
+            "H.3.2",
+            answer(426, vec![("Sec-WebSocket-Version".into(), "13".into())]),
+        );
+        assert_eq!(
+            (v.behavior, v.close),
+            (Behavior::Ok, CloseBehavior::NotApplicable)
+        );
+        let v = judged("H.3.2", answer(400, vec![]));
+        assert_eq!(v.behavior, Behavior::NonStrict, "{v:?}");
+        let v = judged(
+            "H.3.2",
+            Answer::Closed {
+                how: "FIN".into(),
+                partial: String::new(),
+            },
+        );
+        assert_eq!(v.behavior, Behavior::NonStrict, "{v:?}");
+        assert_eq!(
+            judged("H.3.2", upgraded().answer).behavior,
+            Behavior::Failed
+        );
+        assert_eq!(judged("H.1.1", upgraded().answer).behavior, Behavior::Ok);
+        assert_eq!(
+            judged("H.5.1", upgraded().answer).behavior,
+            Behavior::Unimplemented
+        );
+        let v = judged("H.1.1", answer(400, vec![]));
+        assert_eq!(v.behavior, Behavior::Failed, "{v:?}");
+        // A wrong Accept fails even a case about something else.
+        let mut bad = upgraded();
+        bad.expected_accept = "B".into();
+        assert_eq!(judge(&case("2.1"), &bad).behavior, Behavior::Failed);
     }
 }

@@ -108,11 +108,17 @@ pub enum Event {
     },
     Received(Received),
     /// The server closed TCP.
-    ServerClosed { how: String },
+    ServerClosed {
+        how: String,
+    },
     /// The client closed TCP (after the closing handshake, or giving up).
-    ClientClosed { how: String },
+    ClientClosed {
+        how: String,
+    },
     /// Something the driver noticed (a write error, a wait that ran out).
-    Note { text: String },
+    Note {
+        text: String,
+    },
 }
 
 /// Everything one case produced.

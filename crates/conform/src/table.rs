@@ -40,15 +40,7 @@ impl Table {
         steps: Vec<Step>,
         expect: Expect,
     ) {
-        self.add_with(
-            category,
-            id,
-            title,
-            rfc,
-            Request::standard(),
-            steps,
-            expect,
-        );
+        self.add_with(category, id, title, rfc, Request::standard(), steps, expect);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -168,10 +160,7 @@ const HELLO: &[u8] = b"Hello, world!";
 // 1: payload lengths, each in one write and in pieces.
 fn framing(t_: &mut Table) {
     const LENGTHS: [usize; 7] = [0, 125, 126, 127, 128, 65535, 65536];
-    for (group, op, name, byte) in [
-        (1, TEXT, "TEXT", b'*'),
-        (2, BINARY, "BINARY", 0xfe),
-    ] {
+    for (group, op, name, byte) in [(1, TEXT, "TEXT", b'*'), (2, BINARY, "BINARY", 0xfe)] {
         for (i, &len) in LENGTHS.iter().enumerate() {
             let payload = vec![byte; len];
             let msg = if op == TEXT {
@@ -203,10 +192,7 @@ fn framing(t_: &mut Table) {
             replies(vec![msg]),
         );
     }
-    for (group, op, name, byte) in [
-        (3, TEXT, "TEXT", b'*'),
-        (4, BINARY, "BINARY", 0xfe),
-    ] {
+    for (group, op, name, byte) in [(3, TEXT, "TEXT", b'*'), (4, BINARY, "BINARY", 0xfe)] {
         for (i, &len) in LENGTHS.iter().enumerate() {
             let payload = vec![byte; len];
             let msg = if op == TEXT {
@@ -430,7 +416,11 @@ fn reserved_bits(t_: &mut Table) {
         "3.5",
         "BINARY with RSV=5",
         rfc,
-        vec![binary(vec![0x00, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0x00, 0xff]).rsv(5).step()],
+        vec![
+            binary(vec![0x00, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0x00, 0xff])
+                .rsv(5)
+                .step(),
+        ],
         fail(vec![]),
     );
     t_.add(
@@ -595,10 +585,7 @@ fn fragmentation(t_: &mut Table) {
             format!("TEXT in 2 fragments{}", pace_text(pace)),
             "§5.4",
             paced(
-                vec![
-                    text(f1.clone()).nofin(),
-                    frame(CONT, true, f2.clone()),
-                ],
+                vec![text(f1.clone()).nofin(), frame(CONT, true, f2.clone())],
                 pace,
             ),
             replies(vec![t(both.clone())]),
@@ -608,7 +595,10 @@ fn fragmentation(t_: &mut Table) {
         t_.add(
             c,
             format!("5.{n}"),
-            format!("TEXT in 2 fragments with a PING between them{}", pace_text(pace)),
+            format!(
+                "TEXT in 2 fragments with a PING between them{}",
+                pace_text(pace)
+            ),
             "§5.4, §5.5",
             paced(
                 vec![
@@ -704,7 +694,10 @@ fn fragmentation(t_: &mut Table) {
         t_.add(
             c,
             format!("5.{n}"),
-            format!("TEXT in 5 fragments with 2 PINGs among them{}", pace_text(pace)),
+            format!(
+                "TEXT in 5 fragments with 2 PINGs among them{}",
+                pace_text(pace)
+            ),
             "§5.4, §5.5",
             paced(frames, pace),
             replies(vec![
@@ -765,7 +758,12 @@ fn utf8_case(t_: &mut Table, id: String, what: String, bytes: &[u8], per_byte: b
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                frame(if i == 0 { TEXT } else { CONT }, i + 1 == bytes.len(), vec![*b]).step()
+                frame(
+                    if i == 0 { TEXT } else { CONT },
+                    i + 1 == bytes.len(),
+                    vec![*b],
+                )
+                .step()
             })
             .collect()
     } else {
@@ -783,7 +781,11 @@ fn utf8_case(t_: &mut Table, id: String, what: String, bytes: &[u8], per_byte: b
         format!(
             "TEXT with {} UTF-8: {what}{shown}{}",
             if valid { "valid" } else { "invalid" },
-            if per_byte { ", one fragment per byte" } else { "" }
+            if per_byte {
+                ", one fragment per byte"
+            } else {
+                ""
+            }
         ),
         if valid { "§5.6, §8.1" } else { "§8.1" },
         steps,
@@ -833,7 +835,13 @@ fn utf8(t_: &mut Table) {
         replies(vec![t(b"middle frame payload".to_vec())]),
     );
     let hello = "Hello-µ@ßöäüàá-UTF-8!!".as_bytes();
-    utf8_case(t_, "6.2.1".into(), "\"Hello-µ@ßöäüàá-UTF-8!!\"".into(), hello, false);
+    utf8_case(
+        t_,
+        "6.2.1".into(),
+        "\"Hello-µ@ßöäüàá-UTF-8!!\"".into(),
+        hello,
+        false,
+    );
     let cut = "Hello-µ@ßöä".len();
     t_.add(
         c,
@@ -846,18 +854,46 @@ fn utf8(t_: &mut Table) {
         ],
         replies(vec![t(hello.to_vec())]),
     );
-    utf8_case(t_, "6.2.3".into(), "\"Hello-µ@ßöäüàá-UTF-8!!\" (code points split across fragments)".into(), hello, true);
+    utf8_case(
+        t_,
+        "6.2.3".into(),
+        "\"Hello-µ@ßöäüàá-UTF-8!!\" (code points split across fragments)".into(),
+        hello,
+        true,
+    );
     let kosme = "κόσμε".as_bytes();
-    utf8_case(t_, "6.2.4".into(), "\"κόσμε\" (code points split across fragments)".into(), kosme, true);
+    utf8_case(
+        t_,
+        "6.2.4".into(),
+        "\"κόσμε\" (code points split across fragments)".into(),
+        kosme,
+        true,
+    );
     let mut invalid = kosme.to_vec();
     invalid.extend_from_slice(b"\xed\xa0\x80edited");
-    utf8_case(t_, "6.3.1".into(), "\"κόσμε\", a surrogate, \"edited\"".into(), &invalid, false);
-    utf8_case(t_, "6.3.2".into(), "\"κόσμε\", a surrogate, \"edited\"".into(), &invalid, true);
+    utf8_case(
+        t_,
+        "6.3.1".into(),
+        "\"κόσμε\", a surrogate, \"edited\"".into(),
+        &invalid,
+        false,
+    );
+    utf8_case(
+        t_,
+        "6.3.2".into(),
+        "\"κόσμε\", a surrogate, \"edited\"".into(),
+        &invalid,
+        true,
+    );
     // Fail fast: the invalid sequence comes in a fragment before the end.
     let fragments: [(&str, Vec<Vec<u8>>); 4] = [
         (
             "3 fragments: valid, invalid (U+110000), valid",
-            vec![kosme.to_vec(), b"\xf4\x90\x80\x80".to_vec(), b"edited".to_vec()],
+            vec![
+                kosme.to_vec(),
+                b"\xf4\x90\x80\x80".to_vec(),
+                b"edited".to_vec(),
+            ],
         ),
         (
             "3 fragments, the invalid sequence split between the first two",
@@ -901,9 +937,21 @@ fn utf8(t_: &mut Table) {
         "\"Привет, мир\"",
         "\"a𝄞b\" (a 4-byte code point)",
     ];
-    let valid_bytes: [&str; 5] = ["κόσμε", "Ünïcödé ✓ 🎉", "日本語テキスト", "Привет, мир", "a𝄞b"];
+    let valid_bytes: [&str; 5] = [
+        "κόσμε",
+        "Ünïcödé ✓ 🎉",
+        "日本語テキスト",
+        "Привет, мир",
+        "a𝄞b",
+    ];
     for (i, (what, s)) in valid_texts.iter().zip(valid_bytes).enumerate() {
-        utf8_case(t_, format!("6.5.{}", i + 1), what.to_string(), s.as_bytes(), false);
+        utf8_case(
+            t_,
+            format!("6.5.{}", i + 1),
+            what.to_string(),
+            s.as_bytes(),
+            false,
+        );
     }
     for len in 1..=kosme.len() {
         utf8_case(
@@ -980,7 +1028,11 @@ fn utf8(t_: &mut Table) {
                 b"\xfd\xbf\xbf\xbf\xbf",
             ],
         ),
-        ("6.16", "impossible bytes", &[b"\xfe", b"\xff", b"\xfe\xfe\xff\xff"]),
+        (
+            "6.16",
+            "impossible bytes",
+            &[b"\xfe", b"\xff", b"\xfe\xfe\xff\xff"],
+        ),
         (
             "6.17",
             "an overlong \"/\"",
@@ -1119,7 +1171,10 @@ fn close(t_: &mut Table) {
         "7.1.1",
         "TEXT, then CLOSE 1000",
         "§5.5.1, §7.1.2",
-        vec![text(b"Hello World!".to_vec()).step(), close_frame(1000, b"").step()],
+        vec![
+            text(b"Hello World!".to_vec()).step(),
+            close_frame(1000, b"").step(),
+        ],
         reply(vec![t(b"Hello World!".to_vec())], vec![1000]),
     );
     t_.add(
@@ -1233,7 +1288,11 @@ fn close(t_: &mut Table) {
             c,
             format!("7.5.{}", i + 1),
             format!("CLOSE 1000 with {what}"),
-            if valid { "§5.5.1, §7.1.6" } else { "§5.5.1, §8.1" },
+            if valid {
+                "§5.5.1, §7.1.6"
+            } else {
+                "§5.5.1, §8.1"
+            },
             vec![close_frame(1000, reason).step()],
             if valid {
                 reply(vec![], vec![1000])
@@ -1302,16 +1361,23 @@ fn limits(t_: &mut Table) {
             );
         }
     }
-    for (i, (len, size, piece)) in [(262144usize, "256 KiB", 65536usize), (1048576, "1 MiB", 65536)]
-        .into_iter()
-        .enumerate()
+    for (i, (len, size, piece)) in [
+        (262144usize, "256 KiB", 65536usize),
+        (1048576, "1 MiB", 65536),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let payload = vec![b'*'; len];
         let frames: Vec<Out> = payload
             .chunks(piece)
             .enumerate()
             .map(|(j, chunk)| {
-                frame(if j == 0 { TEXT } else { CONT }, (j + 1) * piece >= len, chunk.to_vec())
+                frame(
+                    if j == 0 { TEXT } else { CONT },
+                    (j + 1) * piece >= len,
+                    chunk.to_vec(),
+                )
             })
             .collect();
         t_.add(
@@ -1361,12 +1427,18 @@ fn handshake(t_: &mut Table) {
             "header names in upper case",
             renamed(|n| n.to_ascii_uppercase()),
         ),
-        ("Upgrade: WebSocket (the value in mixed case)", std().with("Upgrade", "WebSocket")),
+        (
+            "Upgrade: WebSocket (the value in mixed case)",
+            std().with("Upgrade", "WebSocket"),
+        ),
         (
             "Connection: keep-alive, Upgrade (a list of tokens)",
             std().with("Connection", "keep-alive, Upgrade"),
         ),
-        ("Connection: upgrade (lower case)", std().with("Connection", "upgrade")),
+        (
+            "Connection: upgrade (lower case)",
+            std().with("Connection", "upgrade"),
+        ),
         ("the headers in reverse order", {
             let mut r = std();
             r.headers.reverse();
@@ -1398,16 +1470,32 @@ fn handshake(t_: &mut Table) {
     }
     let bad: Vec<(&str, Request, Vec<u16>)> = vec![
         ("no Host header", std().without("Host"), vec![400]),
-        ("no Upgrade header", std().without("Upgrade"), vec![400, 426]),
+        (
+            "no Upgrade header",
+            std().without("Upgrade"),
+            vec![400, 426],
+        ),
         ("Upgrade: h2c", std().with("Upgrade", "h2c"), vec![400, 426]),
-        ("no Connection header", std().without("Connection"), vec![400, 426]),
+        (
+            "no Connection header",
+            std().without("Connection"),
+            vec![400, 426],
+        ),
         (
             "Connection: keep-alive (without upgrade)",
             std().with("Connection", "keep-alive"),
             vec![400, 426],
         ),
-        ("no Sec-WebSocket-Key", std().without("Sec-WebSocket-Key"), vec![400]),
-        ("an empty Sec-WebSocket-Key", std().with("Sec-WebSocket-Key", ""), vec![400]),
+        (
+            "no Sec-WebSocket-Key",
+            std().without("Sec-WebSocket-Key"),
+            vec![400],
+        ),
+        (
+            "an empty Sec-WebSocket-Key",
+            std().with("Sec-WebSocket-Key", ""),
+            vec![400],
+        ),
         (
             "Sec-WebSocket-Key: gfhjgfhjfj (not base64 of 16 bytes)",
             std().with("Sec-WebSocket-Key", "gfhjgfhjfj"),
@@ -1498,7 +1586,10 @@ fn handshake(t_: &mut Table) {
             reject(&[400, 505]),
         );
     }
-    for (i, m) in ["POST", "PUT", "HEAD", "DELETE", "OPTIONS"].into_iter().enumerate() {
+    for (i, m) in ["POST", "PUT", "HEAD", "DELETE", "OPTIONS"]
+        .into_iter()
+        .enumerate()
+    {
         let mut r = std();
         r.method = m.into();
         t_.add_with(

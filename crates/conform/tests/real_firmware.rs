@@ -33,7 +33,9 @@ fn observation(session: &serde_json::Value, extra: &[&str]) -> Observation {
     for e in session["events"].as_array().unwrap() {
         match (e["dir"].as_str(), e["kind"].as_str()) {
             (Some("C->S"), _) if e["note"] == "handshake" => {}
-            (Some("C->S"), _) => client_frames.push(hex::decode(e["hex"].as_str().unwrap()).unwrap()),
+            (Some("C->S"), _) => {
+                client_frames.push(hex::decode(e["hex"].as_str().unwrap()).unwrap())
+            }
             (Some("S->C"), _) => server.extend(hex::decode(e["hex"].as_str().unwrap()).unwrap()),
             (_, Some("closed")) => closed = Some(e["info"].as_str().unwrap().to_string()),
             (_, Some("client-close")) => client_closed = true,
@@ -74,10 +76,12 @@ fn observation(session: &serde_json::Value, extra: &[&str]) -> Observation {
     };
     let (frames, _) = esp_ws_frame::decode_all(&server[frames_from..], u64::MAX).unwrap();
     for f in frames {
-        if f.opcode == esp_ws_frame::Opcode::TEXT && extra.iter().any(|x| x.as_bytes() == f.payload) {
+        if f.opcode == esp_ws_frame::Opcode::TEXT && extra.iter().any(|x| x.as_bytes() == f.payload)
+        {
             continue;
         }
-        obs.events.push(Event::Received(esp_ws_conform::judge::received(&f)));
+        obs.events
+            .push(Event::Received(esp_ws_conform::judge::received(&f)));
     }
     if let Some(how) = closed {
         obs.events.push(Event::ServerClosed { how });
@@ -108,15 +112,15 @@ fn session_key(session: &serde_json::Value) -> String {
 /// Each with the TEXT messages its client sent after the case's frames.
 const SESSIONS: &[(&str, &str, &[&str])] = &[
     ("t", "3.1", &[]),              // RSV1 on a TEXT: echoed with RSV=0
-    ("q", "5.21", &[]),             // "Hel" + "lo, " + "world": echoed fragment by fragment, each FIN
+    ("q", "5.21", &[]), // "Hel" + "lo, " + "world": echoed fragment by fragment, each FIN
     ("m", "2.12", &["after-ping"]), // PING "Espressif": PONG "Espressif"
-    ("o", "7.3.4", &[]),            // CLOSE 1000 "bye": answered 88 00, then FIN
-    ("v1", "2.5", &["after"]),      // PING of 126 bytes: PONG of 126 bytes
-    ("j", "1.1.1", &["after"]),     // empty TEXT: 81 00
-    ("s", "1.5.1", &[]),            // unmasked TEXT: no CLOSE, TCP reset
-    ("c", "H.2.6", &[]),            // no Sec-WebSocket-Key: closed without a response
-    ("e", "H.2.2", &[]),            // no Upgrade: closed without a response
-    ("f", "H.8.1", &[]),            // unknown path: 404
+    ("o", "7.3.4", &[]), // CLOSE 1000 "bye": answered 88 00, then FIN
+    ("v1", "2.5", &["after"]), // PING of 126 bytes: PONG of 126 bytes
+    ("j", "1.1.1", &["after"]), // empty TEXT: 81 00
+    ("s", "1.5.1", &[]), // unmasked TEXT: no CLOSE, TCP reset
+    ("c", "H.2.6", &[]), // no Sec-WebSocket-Key: closed without a response
+    ("e", "H.2.2", &[]), // no Upgrade: closed without a response
+    ("f", "H.8.1", &[]), // unknown path: 404
 ];
 
 #[test]
@@ -155,7 +159,10 @@ fn recorded_real_sessions_get_the_verdicts_of_the_v5_5_5_baseline() {
 fn the_v5_5_5_baseline_holds_what_a_real_build_was_seen_to_do() {
     let b = baseline();
     let with = |prefix: &str| -> Vec<(&String, &esp_ws_conform::baseline::Entry)> {
-        b.cases.iter().filter(|(id, _)| id.starts_with(prefix)).collect()
+        b.cases
+            .iter()
+            .filter(|(id, _)| id.starts_with(prefix))
+            .collect()
     };
     // "RSV1 is ignored and the echo has RSV=0": nothing with RSV bits is refused.
     for (id, e) in with("3.") {
@@ -172,7 +179,10 @@ fn the_v5_5_5_baseline_holds_what_a_real_build_was_seen_to_do() {
     }
     // No UTF-8 validation: every invalid sequence is echoed.
     let cases = table::all();
-    for c in cases.iter().filter(|c| c.category == esp_ws_conform::Category::Utf8) {
+    for c in cases
+        .iter()
+        .filter(|c| c.category == esp_ws_conform::Category::Utf8)
+    {
         if matches!(c.expect, esp_ws_conform::case::Expect::Fail { .. }) {
             assert_eq!(b.cases[&c.id].behavior, Behavior::Failed, "{}", c.id);
         }
@@ -194,7 +204,11 @@ fn the_v5_5_5_baseline_holds_what_a_real_build_was_seen_to_do() {
             "{id}"
         );
     }
-    assert_eq!(b.cases["7.3.1"].behavior, Behavior::Ok, "an empty CLOSE answered 88 00");
+    assert_eq!(
+        b.cases["7.3.1"].behavior,
+        Behavior::Ok,
+        "an empty CLOSE answered 88 00"
+    );
     // "Sec-WebSocket-Version: 130 is accepted", "a 28-character key is accepted".
     assert_eq!(b.cases["H.3.4"].behavior, Behavior::Failed);
     assert_eq!(b.cases["H.2.10"].behavior, Behavior::Failed);

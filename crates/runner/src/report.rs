@@ -245,12 +245,7 @@ fn log_text(r: &ScenarioResult) -> String {
 /// carries its message and the details a run prints (`review` as in
 /// [`failure_details`]); a skip its reason; the scenario's serial lines
 /// are the testcase's output.
-pub fn junit(
-    results: &[ScenarioResult],
-    profile: &str,
-    elapsed: Duration,
-    review: &str,
-) -> String {
+pub fn junit(results: &[ScenarioResult], profile: &str, elapsed: Duration, review: &str) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("esp-ws run");
     report.set_time(elapsed);
@@ -275,7 +270,8 @@ pub fn junit(
         tc.set_classname(profile.to_string());
         tc.set_time(r.elapsed);
         if let Status::KnownBug(what) = &r.status {
-            tc.properties.push(quick_junit::Property::new("xfail", what.clone()));
+            tc.properties
+                .push(quick_junit::Property::new("xfail", what.clone()));
         }
         let out = log_text(r);
         if !out.is_empty() {

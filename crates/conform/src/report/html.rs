@@ -109,7 +109,11 @@ fn case_row(s: &mut String, r: &CaseResult) {
     let _ = writeln!(s, "</dl>");
     let t = transcript(r);
     if !t.is_empty() {
-        let _ = writeln!(s, "<p>The exchange (&gt; client, &lt; server):</p><pre>{}</pre>", text(&t.join("\n")));
+        let _ = writeln!(
+            s,
+            "<p>The exchange (&gt; client, &lt; server):</p><pre>{}</pre>",
+            text(&t.join("\n"))
+        );
     }
     if !r.observation.log.is_empty() {
         let _ = writeln!(

@@ -20,9 +20,7 @@ pub fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
     let _ = writeln!(
         s,
         "{} cases of `esp-ws conform`. Target: {}; endpoint `{}`. Cases are numbered as Autobahn|Testsuite numbers its server cases (H is the opening handshake, which Autobahn does not test); each says what it sends, what RFC 6455 requires and how it is judged in `index.html` beside this file.",
-        total.cases,
-        meta.target,
-        meta.path
+        total.cases, meta.target, meta.path
     );
     let _ = writeln!(s);
     let _ = writeln!(s, "**{}**", total.line());
@@ -119,10 +117,25 @@ pub fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
     let _ = writeln!(s, "## Verdicts");
     let _ = writeln!(s);
     let _ = writeln!(s, "- OK: what RFC 6455 requires.");
-    let _ = writeln!(s, "- NON-STRICT: not what RFC 6455 asks for, but harmless to a client (a refusal without the HTTP status RFC 6455 names, a CLOSE reply without the status code).");
-    let _ = writeln!(s, "- INFORMATIONAL: RFC 6455 leaves it open; the report says what happened (a size limit, an undefined close code).");
-    let _ = writeln!(s, "- UNIMPLEMENTED: an optional feature the server does not offer.");
-    let _ = writeln!(s, "- FAILED: against RFC 6455: it accepted what it must refuse, refused what it must accept, or sent what a server must not send.");
-    let _ = writeln!(s, "- Close: CLEAN (a closing handshake with the expected code, then TCP closed by the server), WRONG CODE (a closing handshake with another code or none), UNCLEAN (TCP ended without a complete closing handshake, or with a reset), NEVER CLOSED (the server did not close when it had to), N/A (no WebSocket connection).");
+    let _ = writeln!(
+        s,
+        "- NON-STRICT: not what RFC 6455 asks for, but harmless to a client (a refusal without the HTTP status RFC 6455 names, a CLOSE reply without the status code)."
+    );
+    let _ = writeln!(
+        s,
+        "- INFORMATIONAL: RFC 6455 leaves it open; the report says what happened (a size limit, an undefined close code)."
+    );
+    let _ = writeln!(
+        s,
+        "- UNIMPLEMENTED: an optional feature the server does not offer."
+    );
+    let _ = writeln!(
+        s,
+        "- FAILED: against RFC 6455: it accepted what it must refuse, refused what it must accept, or sent what a server must not send."
+    );
+    let _ = writeln!(
+        s,
+        "- Close: CLEAN (a closing handshake with the expected code, then TCP closed by the server), WRONG CODE (a closing handshake with another code or none), UNCLEAN (TCP ended without a complete closing handshake, or with a reset), NEVER CLOSED (the server did not close when it had to), N/A (no WebSocket connection)."
+    );
     s
 }

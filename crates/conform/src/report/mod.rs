@@ -118,7 +118,15 @@ impl Counts {
 pub fn by_category(results: &[CaseResult]) -> Vec<(Category, Vec<&CaseResult>)> {
     Category::ALL
         .iter()
-        .map(|c| (*c, results.iter().filter(|r| r.case.category == *c).collect::<Vec<_>>()))
+        .map(|c| {
+            (
+                *c,
+                results
+                    .iter()
+                    .filter(|r| r.case.category == *c)
+                    .collect::<Vec<_>>(),
+            )
+        })
         .filter(|(_, v)| !v.is_empty())
         .collect()
 }
