@@ -164,6 +164,41 @@ fn pure_crates_open_no_sockets_and_start_no_processes() {
     );
 }
 
+/// The conformance suite's case table, judge, records, baselines and
+/// reports are pure: only its driver talks to targets.
+#[test]
+fn the_conformance_case_table_and_judge_do_no_io() {
+    let src = root().join("crates/conform/src");
+    let mut files: Vec<PathBuf> = [
+        "case.rs",
+        "table.rs",
+        "judge.rs",
+        "record.rs",
+        "baseline.rs",
+    ]
+    .iter()
+    .map(|f| src.join(f))
+    .collect();
+    files.extend(rust_files(&src.join("report")));
+    assert!(files.iter().all(|f| f.is_file()), "{files:?}");
+    let mut hits = Vec::new();
+    for needle in [
+        "std::net",
+        "std::process",
+        "tokio::",
+        "esp_ws_dut",
+        "esp_ws_client",
+        "esp_ws_runner",
+    ] {
+        hits.extend(code_lines_with(&files, needle));
+    }
+    assert!(
+        hits.is_empty(),
+        "the case table, the judge and the reports are pure (ARCHITECTURE.md, esp-ws-conform); only drive.rs talks to targets:\n  {}",
+        hits.join("\n  ")
+    );
+}
+
 #[test]
 fn only_the_process_module_spawns_processes() {
     let process = root().join("crates/dut/src/process.rs");
@@ -189,7 +224,7 @@ fn only_the_process_module_spawns_processes() {
 fn esp_ws_flags() -> BTreeSet<String> {
     let mut flags = BTreeSet::new();
     let re = regex::Regex::new(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z0-9-]+)").unwrap();
-    for sub in ["run", "sim", "validate", "schema", "flash-image"] {
+    for sub in ["run", "conform", "sim", "validate", "schema", "flash-image"] {
         let out = esp_ws().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "esp-ws {sub} --help");
         for c in re.captures_iter(&text(&out.stdout)) {

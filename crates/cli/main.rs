@@ -1,6 +1,7 @@
 //! `esp-ws`: the command-line front end. Glue only: every behaviour lives in
 //! the library crates under crates/.
 
+mod conform;
 mod errors;
 mod flash;
 mod review;
@@ -31,6 +32,9 @@ struct Cli {
 enum Cmd {
     /// Run scenarios against a target and assert their log snapshots.
     Run(Box<run::RunArgs>),
+    /// Run the RFC 6455 conformance suite against a target: verdicts,
+    /// baselines, reports.
+    Conform(Box<conform::ConformArgs>),
     /// Serve the simulated firmware on a TCP port, serial log on stdout.
     Sim(sim::SimArgs),
     /// Review pending snapshots (.snap.new): accept, reject or skip each,
@@ -91,8 +95,8 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cli.verbose);
-    if let Some(("run", run)) = matches.subcommand()
-        && run.value_source("wifi_password") == Some(clap::parser::ValueSource::CommandLine)
+    if let Some(("run" | "conform", sub)) = matches.subcommand()
+        && sub.value_source("wifi_password") == Some(clap::parser::ValueSource::CommandLine)
     {
         // A secret in the arguments is in every process listing.
         eprintln!(
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
     }
     match cli.cmd {
         Cmd::Run(a) => run::main(*a, cli.verbose),
+        Cmd::Conform(a) => conform::main(*a),
         Cmd::Sim(a) => sim::main(a),
         Cmd::Validate { paths } => run::validate(&paths),
         Cmd::Review(a) => review::main(a),

@@ -37,6 +37,27 @@ pub struct RunArgs {
     /// Scenario files or directories (searched recursively).
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
+    /// Run only part K of N of the scenarios (CI sharding), e.g. 1/3.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Write new and changed snapshots as accepted (.snap), like INSTA_UPDATE=always.
+    #[arg(long)]
+    pub accept: bool,
+    /// Also write the results as JUnit XML to FILE (one testcase per
+    /// scenario and profile; a failure carries its details, the scenario's
+    /// serial lines are its output).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub t: TargetArgs,
+}
+
+/// What to run against, and how: the flags `run` and `conform` share.
+#[derive(Args)]
+pub struct TargetArgs {
     /// The program and its arguments, for --target exec (after `--`).
     #[arg(last = true, value_name = "PROGRAM")]
     pub program: Vec<String>,
@@ -80,9 +101,6 @@ pub struct RunArgs {
     /// server on port", "Returned from app_main()"].
     #[arg(long = "ready", value_name = "REGEX")]
     pub ready: Vec<String>,
-    /// Run only part K of N of the scenarios (CI sharding), e.g. 1/3.
-    #[arg(long, value_name = "K/N")]
-    pub partition: Option<String>,
     /// The firmware's CONFIG_LOG_DEFAULT_LEVEL: what the simulator is built
     /// with [default: debug]; for a real firmware, what it was built with
     /// [default: what its boot log shows]. Scenarios that need more verbose
@@ -92,9 +110,6 @@ pub struct RunArgs {
     /// Target instances to run scenarios on in parallel [default: the number of cores].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// Write new and changed snapshots as accepted (.snap), like INSTA_UPDATE=always.
-    #[arg(long)]
-    pub accept: bool,
     /// Where run folders with logs and transcripts go.
     #[arg(long, default_value = "esp-ws-artifacts")]
     pub artifacts: PathBuf,
@@ -212,7 +227,7 @@ pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
 /// How a user reviews a pending snapshot.
 const REVIEW: &str = "esp-ws review, or esp-ws run --accept";
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
+pub fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(EXIT_USAGE)
 }
@@ -238,7 +253,7 @@ fn firmware(flag: &str, name: &str) -> Result<&'static Firmware, String> {
 /// What the target runs and which firmware that is.
 type Chosen = (Arc<dyn Target>, &'static Firmware);
 
-fn sim_target(args: &RunArgs) -> Result<Chosen, String> {
+fn sim_target(args: &TargetArgs) -> Result<Chosen, String> {
     if let Some(p) = &args.profile {
         return Err(format!(
             "--profile {p}: that is for a real firmware (exec, qemu, board); the simulator runs the profile --firmware names"
@@ -261,14 +276,14 @@ fn sim_target(args: &RunArgs) -> Result<Chosen, String> {
 }
 
 /// The profile a real firmware was declared to be.
-fn declared_profile(args: &RunArgs) -> Result<&'static Firmware, String> {
+fn declared_profile(args: &TargetArgs) -> Result<&'static Firmware, String> {
     match &args.profile {
         Some(p) => firmware("--profile", p),
         None => Ok(esp_ws_catalogue::default_firmware()),
     }
 }
 
-fn board_target(args: &RunArgs) -> Result<Chosen, String> {
+fn board_target(args: &TargetArgs) -> Result<Chosen, String> {
     let Some(host) = args.host.clone() else {
         return Err("--target board needs the board's address: --host ADDR[:PORT]".into());
     };
@@ -331,7 +346,7 @@ fn with_default_port(host: &str, port: u16) -> String {
     }
 }
 
-fn exec_target(args: &RunArgs) -> Result<Chosen, String> {
+fn exec_target(args: &TargetArgs) -> Result<Chosen, String> {
     let Some((program, rest)) = args.program.split_first() else {
         return Err("--target exec needs the program after `--`, e.g. `esp-ws run --target exec -- esp-ws sim --port {port}`".into());
     };
@@ -350,7 +365,7 @@ fn exec_target(args: &RunArgs) -> Result<Chosen, String> {
 }
 
 /// Finds QEMU, then builds or checks the flash image.
-fn qemu_target(args: &RunArgs) -> Result<Chosen, String> {
+fn qemu_target(args: &TargetArgs) -> Result<Chosen, String> {
     let search = qemu::Search::from_env(args.qemu.clone().map(|p| ("--qemu".to_string(), p)));
     let binary = qemu::find(&search).map_err(|e| format!("{e} (or pass --qemu PATH)"))?;
     let sizes = binary.flash_sizes();
@@ -397,7 +412,7 @@ fn qemu_target(args: &RunArgs) -> Result<Chosen, String> {
 }
 
 /// SIGINT, SIGTERM or SIGHUP: the exit code a shell expects for it.
-async fn shutdown_signal() -> (&'static str, u8) {
+pub async fn shutdown_signal() -> (&'static str, u8) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -409,10 +424,97 @@ async fn shutdown_signal() -> (&'static str, u8) {
     }
 }
 
-async fn run(args: RunArgs) -> ExitCode {
-    if !args.program.is_empty() && args.target != TargetKind::Exec {
-        return usage("a program after `--` is only for --target exec");
+/// A target ready to start, with the options every run shares.
+pub struct Prepared {
+    pub opts: RunOptions,
+    pub artifacts: Artifacts,
+}
+
+/// Checks the target flags and builds what runs: the target, the profile,
+/// the ready lines, the artifacts folder. `Err` is the exit code of a
+/// usage error (already printed).
+pub fn prepare(t: &TargetArgs, update: snapshot::Update) -> Result<Prepared, ExitCode> {
+    if !t.program.is_empty() && t.target != TargetKind::Exec {
+        return Err(usage("a program after `--` is only for --target exec"));
     }
+    if let Some(scale) = t.timeout_scale
+        && !(scale > 0.0 && scale <= 100.0)
+    {
+        return Err(usage(format!(
+            "--timeout-scale must be greater than 0 and at most 100, not {scale}"
+        )));
+    }
+    if t.target != TargetKind::Board {
+        for (given, flag) in [
+            (t.host.is_some(), "--host"),
+            (t.serial.is_some(), "--serial"),
+            (t.reset, "--reset"),
+        ] {
+            if given {
+                return Err(usage(format!("{flag} is for --target board")));
+            }
+        }
+    }
+    let chosen = match t.target {
+        TargetKind::Sim => sim_target(t),
+        TargetKind::Exec => exec_target(t),
+        TargetKind::Qemu => qemu_target(t),
+        TargetKind::Board => board_target(t),
+    };
+    let (target, firmware) = chosen.map_err(usage)?;
+    let ready_markers = if t.ready.is_empty() {
+        esp_ws_runner::ready_markers(firmware)
+    } else {
+        let mut v = Vec::new();
+        for r in &t.ready {
+            match regex::Regex::new(r) {
+                Ok(re) => v.push(re),
+                Err(e) => return Err(usage(format!("--ready {r:?}: {e}"))),
+            }
+        }
+        v
+    };
+    let artifacts = Artifacts::create(&t.artifacts)
+        .map_err(|e| usage(format!("cannot create {}: {e}", t.artifacts.display())))?;
+    let jobs = t
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let impair = match t.impair.as_deref().map(esp_ws_impair::Impairment::parse) {
+        None => None,
+        Some(Ok(i)) => Some(i),
+        Some(Err(e)) => return Err(usage(format!("--impair {e}"))),
+    };
+    let force_pass = snapshot::force_pass_from_env().map_err(usage)?;
+    // Wi-Fi is slower and less even than loopback.
+    let network = target.link() == Link::Network;
+    let stated_level = match t.target {
+        // The simulator's level is its build setting, which it knows.
+        TargetKind::Sim => None,
+        _ => t.log_level,
+    };
+    let opts = RunOptions {
+        target,
+        firmware,
+        jobs,
+        exec: esp_ws_runner::ExecOptions {
+            timeout_scale: t.timeout_scale.unwrap_or(if network { 3.0 } else { 1.0 }),
+            connect_attempts: if network { 5 } else { 1 },
+            host_header: t.host_header.clone(),
+            settle_max: Duration::from_secs(10),
+        },
+        update,
+        force_pass,
+        artifacts: artifacts.clone(),
+        ready_markers,
+        boot_timeout: t.boot_timeout,
+        impair,
+        log_level: stated_level,
+    };
+    Ok(Prepared { opts, artifacts })
+}
+
+async fn run(args: RunArgs) -> ExitCode {
     let Some(mut scenarios) = load_scenarios(&args.paths, "; nothing was run") else {
         return ExitCode::from(EXIT_USAGE);
     };
@@ -433,59 +535,6 @@ async fn run(args: RunArgs) -> ExitCode {
             Err(e) => return usage(e),
         }
     }
-    if let Some(t) = args.timeout_scale
-        && !(t > 0.0 && t <= 100.0)
-    {
-        return usage(format!(
-            "--timeout-scale must be greater than 0 and at most 100, not {t}"
-        ));
-    }
-    if args.target != TargetKind::Board {
-        for (given, flag) in [
-            (args.host.is_some(), "--host"),
-            (args.serial.is_some(), "--serial"),
-            (args.reset, "--reset"),
-        ] {
-            if given {
-                return usage(format!("{flag} is for --target board"));
-            }
-        }
-    }
-    let chosen = match args.target {
-        TargetKind::Sim => sim_target(&args),
-        TargetKind::Exec => exec_target(&args),
-        TargetKind::Qemu => qemu_target(&args),
-        TargetKind::Board => board_target(&args),
-    };
-    let (target, firmware) = match chosen {
-        Ok(t) => t,
-        Err(e) => return usage(e),
-    };
-    let ready_markers = if args.ready.is_empty() {
-        esp_ws_runner::ready_markers(firmware)
-    } else {
-        let mut v = Vec::new();
-        for r in &args.ready {
-            match regex::Regex::new(r) {
-                Ok(re) => v.push(re),
-                Err(e) => return usage(format!("--ready {r:?}: {e}")),
-            }
-        }
-        v
-    };
-    let artifacts = match Artifacts::create(&args.artifacts) {
-        Ok(a) => a,
-        Err(e) => return usage(format!("cannot create {}: {e}", args.artifacts.display())),
-    };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let impair = match args.impair.as_deref().map(esp_ws_impair::Impairment::parse) {
-        None => None,
-        Some(Ok(i)) => Some(i),
-        Some(Err(e)) => return usage(format!("--impair {e}")),
-    };
     let update = if args.accept {
         snapshot::Update::Always
     } else {
@@ -494,37 +543,11 @@ async fn run(args: RunArgs) -> ExitCode {
             Err(e) => return usage(e),
         }
     };
-    let force_pass = match snapshot::force_pass_from_env() {
-        Ok(f) => f,
-        Err(e) => return usage(e),
+    let Prepared { opts, artifacts } = match prepare(&args.t, update) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    // Wi-Fi is slower and less even than loopback.
-    let network = target.link() == Link::Network;
-    let stated_level = match args.target {
-        // The simulator's level is its build setting, which it knows.
-        TargetKind::Sim => None,
-        _ => args.log_level,
-    };
-    let opts = RunOptions {
-        target,
-        firmware,
-        jobs,
-        exec: esp_ws_runner::ExecOptions {
-            timeout_scale: args
-                .timeout_scale
-                .unwrap_or(if network { 3.0 } else { 1.0 }),
-            connect_attempts: if network { 5 } else { 1 },
-            host_header: args.host_header.clone(),
-            settle_max: Duration::from_secs(10),
-        },
-        update,
-        force_pass,
-        artifacts: artifacts.clone(),
-        ready_markers,
-        boot_timeout: args.boot_timeout,
-        impair,
-        log_level: stated_level,
-    };
+    let jobs = opts.jobs;
     if let Some((max, why)) = opts.target.max_instances()
         && jobs > max
         && scenarios.len() > 1
@@ -580,8 +603,37 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    print!("{}", report::summary(&results, started.elapsed()));
+    let elapsed = started.elapsed();
+    print!("{}", report::summary(&results, elapsed));
     print_artifacts();
+    let profile = opts.firmware.name;
+    let files = [
+        (
+            &args.junit,
+            "JUnit XML",
+            args.junit
+                .as_ref()
+                .map(|_| report::junit(&results, profile, elapsed, REVIEW)),
+        ),
+        (
+            &args.report_json,
+            "JSON report",
+            args.report_json
+                .as_ref()
+                .map(|_| report::json(&results, profile)),
+        ),
+    ];
+    for (path, what, text) in files {
+        if let (Some(path), Some(text)) = (path, text) {
+            if let Err(e) = write_report(path, &text) {
+                return usage(format!(
+                    "cannot write the {what} to {}: {e}",
+                    path.display()
+                ));
+            }
+            println!("{what}: {}", esp_ws_runner::display_path(path));
+        }
+    }
     if report::totals(&results).failed > 0
         || results.iter().any(
             |r| matches!(&r.status, esp_ws_runner::Status::Skipped(w) if w.starts_with("not run")),
@@ -591,6 +643,14 @@ async fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Writes a report file, creating its folder.
+pub fn write_report(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
 }
 
 #[cfg(test)]

@@ -119,6 +119,10 @@ pub fn measure() -> Result<ExitCode> {
     figures.insert("per_call_esp_ws_s".into(), round(esp_ws_call).into());
     figures.insert("per_call_pytest_s".into(), round(pytest_call).into());
 
+    println!("the conformance suite on the simulator (v5.5.5)…");
+    let rate = conform_rate(&esp_ws, &out_dir)?;
+    figures.insert("conform_cases_per_s".into(), round(rate).into());
+
     println!("echo round trips: esp-ws's client against a bare tokio-tungstenite client…");
     let sim = SimChild::start(&esp_ws, &[])?;
     let (ours, floor) = rt.block_on(round_trips(sim.port))?;
@@ -229,6 +233,39 @@ fn suite_wall(esp_ws: &Path, out: &Path) -> Result<Suite> {
         seconds: times[1],
         passed,
     })
+}
+
+/// `esp-ws conform` of every case on the default profile, one instance per
+/// core: cases per second of wall time, start-up included (median of 3).
+fn conform_rate(esp_ws: &Path, out: &Path) -> Result<f64> {
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let o = Command::new(esp_ws)
+            .current_dir(crate::project_root())
+            .args(["conform", "--firmware", "v5.5.5", "--report-dir"])
+            .arg(out.join("conform"))
+            .arg("--artifacts")
+            .arg(out.join("artifacts"))
+            .output()?;
+        let seconds = start.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        if !o.status.success() {
+            bail!("esp-ws conform failed:\n{text}");
+        }
+        // "Summary [ 1.2s] 314 cases (…)": the count esp-ws ran.
+        let cases: f64 = text
+            .lines()
+            .find_map(|l| {
+                let rest = l.trim_start().strip_prefix("Summary")?;
+                let after = rest.split_once(']')?.1;
+                after.split_whitespace().next()?.parse().ok()
+            })
+            .with_context(|| format!("no Summary line in esp-ws conform's output:\n{text}"))?;
+        rates.push(cases / seconds);
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[1])
 }
 
 /// A venv with pytest and websocket-client from PyPI, made once.

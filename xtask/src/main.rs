@@ -2,6 +2,7 @@
 //! plain Rust instead of shell scripts, run with `cargo xtask <command>`).
 
 mod bench;
+mod conformance;
 mod firmware;
 mod fuzz;
 mod real_firmware;
@@ -68,6 +69,10 @@ enum Cmd {
     /// Run the whole suite N times (every other run impaired) and report
     /// flaky scenarios and whatever the runs left behind.
     Soak(soak::Args),
+    /// Regenerate the checked-in RFC 6455 conformance reports of each
+    /// server family's default profile (conformance/reports/PROFILE/) and
+    /// the README's table of them.
+    ConformanceReport,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
         Cmd::BenchRun => bench::measure(),
         Cmd::Fuzz(a) => fuzz::run(a),
         Cmd::Soak(a) => soak::run(a),
+        Cmd::ConformanceReport => conformance::run(),
     };
     match result {
         Ok(code) => code,
@@ -164,6 +170,25 @@ mod tests {
             ["--host", "10.0.0.2", "--serial", "/dev/ttyUSB0"]
         );
         assert_eq!(BOARD_TEST, ["run", "scenarios", "--target", "board"]);
+        // CI's reports pass through to `esp-ws run`.
+        let qemu = match Cli::try_parse_from([
+            "xtask",
+            "qemu-test",
+            "--junit",
+            "junit.xml",
+            "--report-json",
+            "results.json",
+        ])
+        .unwrap()
+        .cmd
+        {
+            Cmd::QemuTest { args } => args,
+            _ => panic!("not qemu-test"),
+        };
+        assert_eq!(
+            qemu,
+            ["--junit", "junit.xml", "--report-json", "results.json"]
+        );
         assert_eq!(QEMU_TEST, ["run", "scenarios", "--target", "qemu"]);
         assert_eq!(TEST, ["run", "scenarios"]);
     }

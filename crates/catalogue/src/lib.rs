@@ -56,8 +56,9 @@ pub struct Firmware {
     /// The TCP port the firmware serves on: the default of a QEMU guest's
     /// forwarded port and of a board's address.
     pub port: u16,
-    /// A WebSocket route it serves, for a readiness handshake with a board
-    /// esp-ws attaches to.
+    /// A WebSocket route it serves (an echo where it has one): for a
+    /// readiness handshake with a board esp-ws attaches to, and the path
+    /// `esp-ws conform` tests by default.
     pub ws_path: &'static str,
 }
 

@@ -120,6 +120,11 @@ impl Connection {
         self.peer
     }
 
+    /// The client's end of the connection (None once it is closed).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.stream.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
     /// Set when the peer's close was observed.
     pub fn closed(&self) -> Option<Closed> {
         self.closed

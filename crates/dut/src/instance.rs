@@ -180,8 +180,11 @@ impl Instance {
 
     /// Waits until the target has processed what it was sent so far, when
     /// it can tell; otherwise returns at once.
-    pub async fn sync(&self, max: Duration) {
-        self.dut.sync(max).await
+    /// `sent`: what a client wrote on its connection to [`Instance::endpoint`]
+    /// (ignored behind the impairment proxy, whose connections are its own).
+    pub async fn sync(&self, max: Duration, sent: Option<crate::Sent>) {
+        let sent = if self.proxy.is_some() { None } else { sent };
+        self.dut.sync(max, sent).await
     }
 
     /// Stops the target and closes its serial log.

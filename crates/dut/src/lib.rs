@@ -133,6 +133,15 @@ pub enum Settled {
     TimedOut,
 }
 
+/// What a client has written on one connection, for [`Dut::sync`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The client's end of the connection.
+    pub from: std::net::SocketAddr,
+    /// Bytes written on it so far.
+    pub bytes: u64,
+}
+
 /// One running device under test.
 pub trait Dut: Send + Sync {
     fn label(&self) -> &str;
@@ -190,7 +199,10 @@ pub trait Dut: Send + Sync {
 
     /// Waits until the firmware has processed what it was sent so far, when
     /// the target can tell (the simulator); otherwise returns at once.
-    fn sync(&self, _max: Duration) -> BoxFuture<'_, ()> {
+    /// `sent` names a connection (by the client's address) and how many
+    /// bytes the client has written on it: those are first waited for, so
+    /// bytes still on their way count as unprocessed.
+    fn sync(&self, _max: Duration, _sent: Option<Sent>) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
 

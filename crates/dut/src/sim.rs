@@ -80,20 +80,105 @@ enum WireCmd {
     Close { reset: bool },
 }
 
+/// Bytes each host connection has handed to the model so far, by the
+/// peer's address: what [`SimHost::sync`] waits for before it waits for
+/// the firmware to be idle.
+#[derive(Default)]
+struct Delivered {
+    /// (bytes, the connection has ended).
+    conns: Mutex<HashMap<SocketAddr, (u64, bool)>>,
+    changed: tokio::sync::Notify,
+}
+
+/// Ended connections kept for a late `sync` before they are forgotten.
+const DELIVERED_KEEP: usize = 256;
+
+impl Delivered {
+    fn add(&self, peer: SocketAddr, n: u64) {
+        self.conns.lock().unwrap().entry(peer).or_default().0 += n;
+        self.changed.notify_waiters();
+    }
+
+    fn ended(&self, peer: SocketAddr) {
+        let mut conns = self.conns.lock().unwrap();
+        conns.entry(peer).or_default().1 = true;
+        if conns.len() > DELIVERED_KEEP {
+            conns.retain(|_, (_, ended)| !*ended);
+        }
+        drop(conns);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `peer` has handed over `bytes` (or has ended). False on
+    /// timeout.
+    async fn wait(&self, peer: SocketAddr, bytes: u64, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let changed = self.changed.notified();
+            let done = self
+                .conns
+                .lock()
+                .unwrap()
+                .get(&peer)
+                .is_some_and(|(n, ended)| *n >= bytes || *ended);
+            if done {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct ConnTable {
     writers: Mutex<HashMap<ConnId, mpsc::UnboundedSender<WireCmd>>>,
+    /// What the firmware put on the wire that the host has not carried out
+    /// yet: a firmware that is idle has not finished until its bytes and
+    /// closes are on the sockets.
+    in_flight: Mutex<u64>,
+    carried_out: tokio::sync::Notify,
+}
+
+impl ConnTable {
+    fn queue(&self, tx: &mpsc::UnboundedSender<WireCmd>, cmd: WireCmd) {
+        *self.in_flight.lock().unwrap() += 1;
+        if tx.send(cmd).is_err() {
+            self.done(1);
+        }
+    }
+
+    /// `n` commands were carried out (or dropped with their connection).
+    fn done(&self, n: u64) {
+        let mut f = self.in_flight.lock().unwrap();
+        *f = f.saturating_sub(n);
+        drop(f);
+        self.carried_out.notify_waiters();
+    }
+
+    /// Waits until every queued command is carried out. False on timeout.
+    async fn wait_carried_out(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let notified = self.carried_out.notified();
+            if *self.in_flight.lock().unwrap() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
 }
 
 impl Wire for ConnTable {
     fn send(&self, conn: ConnId, data: &[u8]) {
         if let Some(tx) = self.writers.lock().unwrap().get(&conn) {
-            let _ = tx.send(WireCmd::Data(data.to_vec()));
+            self.queue(tx, WireCmd::Data(data.to_vec()));
         }
     }
     fn close(&self, conn: ConnId, reset: bool) {
         if let Some(tx) = self.writers.lock().unwrap().remove(&conn) {
-            let _ = tx.send(WireCmd::Close { reset });
+            self.queue(&tx, WireCmd::Close { reset });
         }
     }
 }
@@ -105,6 +190,8 @@ pub struct SimHost {
     addr: SocketAddr,
     accept_task: JoinHandle<()>,
     conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    delivered: Arc<Delivered>,
+    table: Arc<ConnTable>,
 }
 
 impl SimHost {
@@ -128,11 +215,13 @@ impl SimHost {
             .map_err(std::io::Error::other)?;
         let lwip = chip.lwip();
         let conn_tasks = Arc::new(Mutex::new(Vec::new()));
+        let delivered = Arc::new(Delivered::default());
         let accept_task = tokio::spawn(accept_loop(
             listener,
             lwip.clone(),
-            table,
+            table.clone(),
             conn_tasks.clone(),
+            delivered.clone(),
         ));
         Ok(SimHost {
             chip: Some(chip),
@@ -141,6 +230,8 @@ impl SimHost {
             addr,
             accept_task,
             conn_tasks,
+            delivered,
+            table,
         })
     }
 
@@ -185,10 +276,32 @@ impl SimHost {
         }
     }
 
+    /// Waits until the bytes a client wrote have reached the model (when
+    /// `sent` says which), then until the firmware is idle and what it sent
+    /// and closed is on the sockets; at most `max` in all.
+    pub async fn sync(&self, max: Duration, sent: Option<crate::Sent>) -> bool {
+        let deadline = tokio::time::Instant::now() + max;
+        if let Some(s) = sent
+            && !self.delivered.wait(s.from, s.bytes, deadline).await
+        {
+            return false;
+        }
+        self.wait_rest(
+            deadline.saturating_duration_since(tokio::time::Instant::now()),
+            esp_ws_sim::Rest::AwaitingInput,
+        )
+        .await
+            && self.table.wait_carried_out(deadline).await
+    }
+
     /// Waits until the firmware has processed everything it was sent so far.
     /// A chip that is rebooting after a panic first finishes booting.
     pub async fn wait_idle(&self, max: Duration) -> bool {
-        let Some(idle) = self.chip.as_ref().map(|c| c.idle_waiter()) else {
+        self.wait_rest(max, esp_ws_sim::Rest::Idle).await
+    }
+
+    async fn wait_rest(&self, max: Duration, rest: esp_ws_sim::Rest) -> bool {
+        let Some(idle) = self.chip.as_ref().map(|c| c.idle_waiter(rest)) else {
             return true;
         };
         tokio::task::spawn_blocking(move || idle(max))
@@ -223,16 +336,17 @@ async fn accept_loop(
     lwip: Arc<Lwip>,
     table: Arc<ConnTable>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    delivered: Arc<Delivered>,
 ) {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let mut backoff: Option<Duration> = None;
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => {
+        let (stream, peer) = match listener.accept().await {
+            Ok((stream, peer)) => {
                 if backoff.take().is_some() {
                     tracing::info!("the simulator accepts connections again");
                 }
-                stream
+                (stream, peer)
             }
             Err(e) if accept_error_is_the_connections(&e) => continue,
             Err(e) => {
@@ -259,9 +373,16 @@ async fn accept_loop(
             table.writers.lock().unwrap().remove(&id);
             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
             drop(stream);
+            delivered.ended(peer);
             continue;
         }
-        let task = tokio::spawn(serve_conn(stream, id, lwip.clone(), table.clone(), rx));
+        let delivered = delivered.clone();
+        let lwip = lwip.clone();
+        let table = table.clone();
+        let task = tokio::spawn(async move {
+            serve_conn(stream, id, &lwip, &table, rx, |n| delivered.add(peer, n)).await;
+            delivered.ended(peer);
+        });
         let mut t = tasks.lock().unwrap();
         t.retain(|h| !h.is_finished());
         t.push(task);
@@ -281,15 +402,18 @@ fn accept_error_is_the_connections(e: &std::io::Error) -> bool {
     ) || e.raw_os_error() == Some(libc::EPROTO)
 }
 
+/// `delivered(n)`: n more bytes from the peer are in the model's buffers.
 async fn serve_conn(
     mut stream: TcpStream,
     id: ConnId,
-    lwip: Arc<Lwip>,
-    table: Arc<ConnTable>,
+    lwip: &Lwip,
+    table: &ConnTable,
     mut rx: mpsc::UnboundedReceiver<WireCmd>,
+    delivered: impl Fn(u64),
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut peer_done = false;
+    let mut closing = 0;
     // The peer reset the connection, or a write to it failed: it is over on
     // the wire. The model is told (its recv fails with ECONNRESET, as
     // esp_http_server expects) and the socket is dropped now: the model will
@@ -303,7 +427,9 @@ async fn serve_conn(
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 Some(WireCmd::Data(d)) => {
-                    if stream.write_all(&d).await.is_err() {
+                    let written = stream.write_all(&d).await;
+                    table.done(1);
+                    if written.is_err() {
                         peer_gone();
                         break;
                     }
@@ -312,6 +438,8 @@ async fn serve_conn(
                     if reset {
                         let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                     }
+                    // Counted as carried out once the socket is closed.
+                    closing = 1;
                     break;
                 }
                 None => break,
@@ -323,6 +451,7 @@ async fn serve_conn(
                 }
                 Ok(n) => {
                     lwip.host_data(id, &buf[..n]);
+                    delivered(n as u64);
                 }
                 Err(_) => {
                     peer_gone();
@@ -337,6 +466,13 @@ async fn serve_conn(
     // (Linux also resets when unread bytes are left in its buffer). After a
     // reset it only frees the descriptor.
     drop(stream);
+    // Whatever the firmware still queued for this connection goes nowhere.
+    rx.close();
+    let mut dropped = 0;
+    while rx.try_recv().is_ok() {
+        dropped += 1;
+    }
+    table.done(closing + dropped);
 }
 
 /// The simulator as a kind of device under test.
@@ -450,9 +586,9 @@ impl crate::Dut for SimDut {
         })
     }
 
-    fn sync(&self, max: Duration) -> futures::future::BoxFuture<'_, ()> {
+    fn sync(&self, max: Duration, sent: Option<crate::Sent>) -> futures::future::BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.host.wait_idle(max).await;
+            self.host.sync(max, sent).await;
         })
     }
 

@@ -219,3 +219,128 @@ pub fn summary(results: &[ScenarioResult], elapsed: Duration) -> String {
     let _ = writeln!(s, "{} passed, {} failed", t.passed, t.failed);
     s
 }
+
+/// What a scenario's result says in one line (failures: the failed step's
+/// message, or the first note).
+fn reason(r: &ScenarioResult) -> String {
+    match &r.status {
+        Status::Passed => "passed".into(),
+        Status::Skipped(why) => why.clone(),
+        Status::KnownBug(what) => format!("known bug: {what}"),
+        Status::Failed => r
+            .run
+            .as_ref()
+            .and_then(|run| run.failure.as_ref())
+            .map(|f| format!("step {} ({}): {}", f.index + 1, f.kind, f.message))
+            .or_else(|| r.notes.first().cloned())
+            .or_else(|| {
+                r.snapshot
+                    .as_ref()
+                    .filter(|o| !o.passed(true))
+                    .map(|_| "the snapshot does not match".to_string())
+            })
+            .unwrap_or_else(|| "failed".into()),
+    }
+}
+
+/// The scenario's serial lines, as the target printed them.
+fn log_text(r: &ScenarioResult) -> String {
+    r.run
+        .as_ref()
+        .map(|run| {
+            run.log
+                .iter()
+                .map(|l| l.text())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// The run as JUnit XML: one testsuite for the profile, one testcase per
+/// scenario (classname: the profile, name: the scenario). A failure
+/// carries its message and the details a run prints (`review` as in
+/// [`failure_details`]); a skip its reason; the scenario's serial lines
+/// are the testcase's output.
+pub fn junit(results: &[ScenarioResult], profile: &str, elapsed: Duration, review: &str) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("esp-ws run");
+    report.set_time(elapsed);
+    let mut suite = TestSuite::new(format!("esp-ws run {profile}"));
+    for r in results {
+        let status = match &r.status {
+            Status::Passed | Status::KnownBug(_) => TestCaseStatus::success(),
+            Status::Skipped(why) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(why.clone());
+                s
+            }
+            Status::Failed => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(reason(r));
+                s.set_type("FAIL");
+                s.set_description(failure_details(r, review));
+                s
+            }
+        };
+        let mut tc = TestCase::new(r.file.scenario.name.clone(), status);
+        tc.set_classname(profile.to_string());
+        tc.set_time(r.elapsed);
+        if let Status::KnownBug(what) = &r.status {
+            tc.properties
+                .push(quick_junit::Property::new("xfail", what.clone()));
+        }
+        let out = log_text(r);
+        if !out.is_empty() {
+            tc.set_system_out(out);
+        }
+        suite.add_test_case(tc);
+    }
+    report.add_test_suite(suite);
+    report.to_string().expect("JUnit XML")
+}
+
+/// The run as JSON: the profile, the totals, and per scenario its file,
+/// status, reason, instance, time, the failed step, the notes, the
+/// artifacts folder and the serial lines.
+pub fn json(results: &[ScenarioResult], profile: &str) -> String {
+    let t = totals(results);
+    let v = serde_json::json!({
+        "profile": profile,
+        "passed": t.passed,
+        "failed": t.failed,
+        "skipped": t.skipped,
+        "known_bugs": t.known_bugs,
+        "scenarios": results.iter().map(|r| {
+            let failure = r.run.as_ref().and_then(|run| run.failure.as_ref()).map(|f| serde_json::json!({
+                "step": f.index + 1,
+                "kind": f.kind,
+                "line": f.line,
+                "column": f.column,
+                "message": f.message,
+                "expected": f.expected,
+                "got": f.got,
+            }));
+            serde_json::json!({
+                "name": r.file.scenario.name,
+                "file": crate::display_path(&r.file.path),
+                "status": match r.status {
+                    Status::Passed => "passed",
+                    Status::Failed => "failed",
+                    Status::Skipped(_) => "skipped",
+                    Status::KnownBug(_) => "xfail",
+                },
+                "reason": reason(r),
+                "instance": r.instance,
+                "elapsed_ms": r.elapsed.as_millis() as u64,
+                "failure": failure,
+                "notes": r.notes,
+                "artifacts": r.artifacts.as_ref().map(|a| crate::display_path(a)),
+                "log": r.run.as_ref().map(|run| run.log.iter().map(|l| l.text()).collect::<Vec<_>>()).unwrap_or_default(),
+            })
+        }).collect::<Vec<_>>(),
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("JSON");
+    s.push('\n');
+    s
+}

@@ -35,7 +35,7 @@ pub use chip::UartRx;
 pub use chip::console;
 pub use console::{Level, SerialSink};
 pub use firmware::Fault;
-pub use idf::lwip::{ConnId, Lwip, Wire};
+pub use idf::lwip::{ConnId, Lwip, Rest, Wire};
 pub use idf::protocol_examples_common::{NetIdentity, Network};
 pub use profile::Profile;
 
@@ -190,14 +190,16 @@ impl Simulator {
     /// and no work is in flight between tasks: no queue item being handled,
     /// no timer armed). A chip that is rebooting first finishes booting.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        (self.idle_waiter())(timeout)
+        (self.idle_waiter(Rest::Idle))(timeout)
     }
 
     /// [`Simulator::wait_idle`] as a function that owns what it needs (for
-    /// a blocking task of an async host).
-    pub fn idle_waiter(&self) -> impl Fn(Duration) -> bool + Send + 'static {
+    /// a blocking task of an async host); with [`Rest::AwaitingInput`] a
+    /// task blocked in a read with a receive timeout counts as at rest.
+    pub fn idle_waiter(&self, rest: Rest) -> impl Fn(Duration) -> bool + Send + 'static {
         let chip = self.chip.services();
         let lwip = self.lwip.clone();
+        let rest_kind = rest;
         move |timeout| {
             let deadline = Instant::now() + timeout;
             let rest = || deadline.saturating_duration_since(Instant::now());
@@ -210,14 +212,14 @@ impl Simulator {
                 if chip.stopped() {
                     return true;
                 }
-                if !lwip.wait_idle(rest()) {
+                if !lwip.wait_idle(rest(), rest_kind) {
                     return false;
                 }
                 // The network side is at rest; so must be the work the
                 // tasks hand one another (queue items, armed timers). Both
                 // are read again afterwards: work done meanwhile may have
                 // sent something, or handed more work on.
-                let Some(net) = lwip.idle_mark() else {
+                let Some(net) = lwip.idle_mark(rest_kind) else {
                     continue;
                 };
                 if !chip.wait_quiet(rest()) {
@@ -228,7 +230,7 @@ impl Simulator {
                 let Some(work) = chip.quiet() else {
                     continue;
                 };
-                if lwip.idle_mark() != Some(net) || chip.quiet() != Some(work) {
+                if lwip.idle_mark(rest_kind) != Some(net) || chip.quiet() != Some(work) {
                     continue;
                 }
                 // Idle, or halted by a panic meanwhile: then wait for what

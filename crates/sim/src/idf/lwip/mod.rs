@@ -111,12 +111,26 @@ enum Sock {
     },
 }
 
+/// How much at rest the firmware must be for [`Lwip::wait_idle`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Rest {
+    /// Nothing happens until the host acts.
+    Idle,
+    /// Nothing happens until the host acts or a receive timeout fires: the
+    /// firmware has read what it was sent and waits for more (the rest of
+    /// a frame, say).
+    AwaitingInput,
+}
+
 struct State {
     slots: Vec<Option<Sock>>,
     conns: HashMap<ConnId, ConnState>,
     halted: bool,
-    /// The model is blocked in `select` with nothing ready.
+    /// The model is blocked in `select` or a read with nothing ready.
     idle: bool,
+    /// ... in a read with a receive timeout (SO_RCVTIMEO): the firmware
+    /// does something when it fires, host event or not.
+    idle_timed: bool,
     /// Incremented on every host event, so `wait_idle` can tell "idle again
     /// after my event" from "still idle from before".
     epoch: u64,
@@ -161,6 +175,7 @@ impl Lwip {
                 conns: HashMap::new(),
                 halted: false,
                 idle: false,
+                idle_timed: false,
                 epoch: 0,
                 idle_epoch: 0,
             }),
@@ -306,7 +321,7 @@ impl Lwip {
                 st.idle = false;
                 return Ok(ready);
             }
-            self.mark_idle(&mut st);
+            self.mark_idle(&mut st, false);
             // The calling task blocks: the chip's scheduler may let its
             // creator go on.
             crate::chip::blocking();
@@ -384,7 +399,9 @@ impl Lwip {
             };
             if !c.rx.is_empty() {
                 let n = max.min(c.rx.len());
-                return Ok(c.take(n));
+                let data = c.take(n);
+                st.idle = false;
+                return Ok(data);
             }
             if c.reset {
                 return Err(Errno::ECONNRESET);
@@ -399,6 +416,10 @@ impl Lwip {
             if max == 0 {
                 return Ok(Vec::new());
             }
+            // Waiting for the rest of a frame is waiting for the network
+            // too: nothing happens until the peer sends more or the
+            // receive timeout fires (as netconn_recv() marks it).
+            self.mark_idle(&mut st, deadline.is_some());
             crate::chip::blocking();
             match deadline {
                 None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
@@ -568,36 +589,41 @@ impl Lwip {
     /// The count of host events so far, if the firmware is blocked waiting
     /// for the network with nothing to do after the last of them (or the
     /// CPU is halted).
-    pub fn idle_mark(&self) -> Option<u64> {
+    pub fn idle_mark(&self, rest: Rest) -> Option<u64> {
         let st = self.lock();
-        Self::at_rest(&st).then_some(st.epoch)
+        Self::at_rest(&st, rest).then_some(st.epoch)
     }
 
     /// Nothing for the network side to do: halted, a task waits for the
     /// network with nothing new since, or there is no socket at all (a
     /// firmware that serves nothing, such as a NodeMCU script without a
     /// server).
-    fn at_rest(st: &State) -> bool {
+    fn at_rest(st: &State, rest: Rest) -> bool {
         st.halted
-            || (st.idle && st.idle_epoch == st.epoch)
+            || (st.idle
+                && st.idle_epoch == st.epoch
+                && (rest == Rest::AwaitingInput || !st.idle_timed))
             || (st.slots.iter().all(Option::is_none) && st.conns.is_empty())
     }
 
     /// The calling task is about to wait for the network with nothing to
-    /// do: the firmware is idle until the next host event.
-    fn mark_idle(&self, st: &mut State) {
+    /// do: the firmware is idle until the next host event (or, `timed`,
+    /// until its receive timeout fires).
+    fn mark_idle(&self, st: &mut State, timed: bool) {
         st.idle = true;
+        st.idle_timed = timed;
         st.idle_epoch = st.epoch;
         self.cv.notify_all();
     }
 
-    /// Waits until the firmware is blocked in `select` with nothing to do
-    /// after every host event so far. Returns false on timeout.
-    pub fn wait_idle(&self, timeout: Duration) -> bool {
+    /// Waits until the firmware is blocked waiting for the network with
+    /// nothing to do after every host event so far. Returns false on
+    /// timeout.
+    pub fn wait_idle(&self, timeout: Duration, rest: Rest) -> bool {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
         loop {
-            if Self::at_rest(&st) {
+            if Self::at_rest(&st, rest) {
                 return true;
             }
             let now = Instant::now();

@@ -130,7 +130,7 @@ impl Lwip {
                     }
                 };
             }
-            self.mark_idle(&mut st);
+            self.mark_idle(&mut st, false);
             drop(st);
             chip::blocking();
             st = self.lock();
@@ -180,7 +180,7 @@ impl Lwip {
                 st.idle = false;
                 return Err(NetconnErr::Closed);
             }
-            self.mark_idle(&mut st);
+            self.mark_idle(&mut st, false);
             drop(st);
             chip::blocking();
             st = self.lock();
