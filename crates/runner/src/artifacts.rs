@@ -23,7 +23,7 @@ pub const STARTED: &str = "started";
 
 /// When a run folder's run started: its record, or for a folder without one
 /// (written by hand, or by an older esp-ws) its modification time.
-fn started(dir: &Path) -> u128 {
+pub(crate) fn started(dir: &Path) -> u128 {
     std::fs::read_to_string(dir.join(STARTED))
         .ok()
         .and_then(|t| t.trim().parse().ok())

@@ -37,7 +37,8 @@ fn list(paths: &[PathBuf]) -> String {
 }
 
 /// Every `*.json` regular file under `paths` (directories are searched
-/// recursively, skipping `snapshots/`; a directory reached twice, through a
+/// recursively, skipping `snapshots/` and esp-ws's own run folders; a
+/// directory reached twice, through a
 /// symbolic link, is searched once). A path that cannot be read, or names
 /// something that is neither a file nor a directory, is an error; so is a
 /// search that finds no scenario at all.
@@ -101,7 +102,11 @@ fn walk(dir: &Path, found: &mut Found, seen: &mut HashSet<PathBuf>) -> std::io::
             }
         };
         if meta.is_dir() {
-            if e.file_name() != "snapshots" {
+            // An artifacts folder inside the scenarios' tree holds a run's
+            // own JSON (results.json, conformance reports), not scenarios.
+            let run_folder = e.file_name().to_string_lossy().starts_with("run-")
+                && p.join(crate::artifacts::STARTED).is_file();
+            if e.file_name() != "snapshots" && !run_folder {
                 walk(&p, found, seen)?;
             }
         } else if is_json {
@@ -154,5 +159,27 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<ScenarioFile>, Vec<ScenarioError>> 
         Ok(ok)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `esp-ws run . --artifacts art` leaves art/run-*/results.json: the
+    /// next run of `.` must not read it as a scenario.
+    #[test]
+    fn run_folders_inside_the_tree_are_not_searched() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.json"), "{}").unwrap();
+        let run = d.path().join("art/run-20261206-000000-1");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join(crate::select::RESULTS), "{}").unwrap();
+        // Not a run folder yet: no record of its start.
+        let found = find(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(found.files.len(), 2);
+        std::fs::write(run.join(crate::artifacts::STARTED), "1\n").unwrap();
+        let found = find(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(found.files, [d.path().join("a.json")]);
     }
 }

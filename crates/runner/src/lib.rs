@@ -9,7 +9,9 @@ pub mod artifacts;
 pub mod discover;
 mod error;
 pub mod exec;
+pub mod progress;
 pub mod report;
+pub mod select;
 pub mod snapshot;
 mod start;
 

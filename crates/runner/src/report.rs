@@ -231,7 +231,7 @@ fn reason(r: &ScenarioResult) -> String {
             .run
             .as_ref()
             .and_then(|run| run.failure.as_ref())
-            .map(|f| format!("step {} ({}): {}", f.index + 1, f.kind, f.message))
+            .map(|f| format!("steps[{}] ({}): {}", f.index, f.kind, f.message))
             .or_else(|| r.notes.first().cloned())
             .or_else(|| {
                 r.snapshot
@@ -301,7 +301,8 @@ pub fn junit(results: &[ScenarioResult], profile: &str, elapsed: Duration, revie
 }
 
 /// The run as JSON: the profile, the totals, and per scenario its file,
-/// status, reason, instance, time, the failed step, the notes, the
+/// status, reason, instance, time, the failed step (its index N in the
+/// file's `steps[N]`), the notes, the
 /// artifacts folder and the serial lines.
 pub fn json(results: &[ScenarioResult], profile: &str) -> String {
     let t = totals(results);
@@ -313,7 +314,8 @@ pub fn json(results: &[ScenarioResult], profile: &str) -> String {
         "known_bugs": t.known_bugs,
         "scenarios": results.iter().map(|r| {
             let failure = r.run.as_ref().and_then(|run| run.failure.as_ref()).map(|f| serde_json::json!({
-                "step": f.index + 1,
+                // Counted as the file and every message count: steps[N].
+                "step": f.index,
                 "kind": f.kind,
                 "line": f.line,
                 "column": f.column,

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::progress::{Progress, Wait};
 use esp_ws_dut::{Instance, Level, Readiness, StartContext, panic_marker};
 
 use crate::{RunError, RunOptions};
@@ -36,17 +37,16 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
     let mut inst = Instance::new(opts.target.start(ctx).await?);
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + opts.boot_timeout;
-    let progress = boot_progress(&label);
+    let progress = &opts.exec.progress;
+    progress.waiting(&label, || Wait::new("booting"));
     let readiness = inst.readiness();
     let ready = match readiness {
         Readiness::Handshake => {
-            probe_websocket(&inst, opts.firmware.ws_path, deadline, progress.as_ref()).await
+            probe_websocket(&inst, opts.firmware.ws_path, deadline, progress).await
         }
-        Readiness::BootLog { .. } => wait_ready(&inst, opts, 0, deadline, progress.as_ref()).await,
+        Readiness::BootLog { .. } => wait_ready(&inst, opts, 0, deadline, Some(progress)).await,
     };
-    if let Some(p) = &progress {
-        p.finish_and_clear();
-    }
+    progress.done(&label);
     if let Err(err) = ready {
         inst.stop().await;
         return Err(err);
@@ -101,7 +101,7 @@ async fn probe_websocket(
     inst: &Instance,
     path: &str,
     deadline: tokio::time::Instant,
-    progress: Option<&indicatif::ProgressBar>,
+    progress: &Progress,
 ) -> Result<(), RunError> {
     let label = inst.label().to_string();
     let Some(addr) = inst.endpoint() else {
@@ -111,11 +111,11 @@ async fn probe_websocket(
     let mut pause = Duration::from_millis(100);
     loop {
         attempts += 1;
-        if let Some(p) = progress {
-            p.set_message(format!(
-                "WebSocket handshake with {addr}, attempt {attempts}"
-            ));
-        }
+        progress.waiting(&label, || {
+            Wait::new("booting").detail(format!(
+                "a WebSocket handshake with {addr}, attempt {attempts}"
+            ))
+        });
         let attempt = async {
             let attempt_deadline = tokio::time::Instant::now() + Duration::from_secs(5);
             let mut c = esp_ws_client::Connection::connect(addr, Duration::from_secs(5))
@@ -174,20 +174,26 @@ async fn wait_ready(
     opts: &RunOptions,
     from: usize,
     deadline: tokio::time::Instant,
-    progress: Option<&indicatif::ProgressBar>,
+    progress: Option<&Progress>,
 ) -> Result<(), RunError> {
-    let started = Instant::now();
     let mut from = from;
     for m in &opts.ready_markers {
+        if let Some(p) = progress {
+            p.waiting(inst.label(), || {
+                Wait::new("booting").detail(format!("waiting for {:?}", m.as_str()))
+            });
+        }
         let found = inst
             .serial()
             .wait_for(from, deadline, |l| {
                 if let Some(p) = progress {
-                    p.set_message(format!(
-                        "{:.1}s {}",
-                        started.elapsed().as_secs_f64(),
-                        l.text()
-                    ));
+                    p.waiting(inst.label(), || {
+                        Wait::new("booting").detail(format!(
+                            "waiting for {:?}, the last line: {}",
+                            m.as_str(),
+                            l.text()
+                        ))
+                    });
                 }
                 m.is_match(&l.text()) || panic_marker(&l.text())
             })
@@ -278,22 +284,6 @@ pub async fn recover_into(
     recover(inst, opts).await?;
     run.log = inst.serial().lines(run.log_start, inst.serial().len());
     Ok(())
-}
-
-/// A spinner on stderr while an instance boots (terminals only).
-fn boot_progress(label: &str) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let p = indicatif::ProgressBar::new_spinner();
-    p.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {prefix} booting: {wide_msg}")
-            .expect("valid template"),
-    );
-    p.set_prefix(label.to_string());
-    p.enable_steady_tick(Duration::from_millis(120));
-    Some(p)
 }
 
 /// Connects until a connection stays open (a forwarded port that nobody

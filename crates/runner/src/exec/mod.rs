@@ -81,6 +81,8 @@ pub struct ExecOptions {
     pub host_header: Option<String>,
     /// TCP connection attempts of an `open` step (with backoff).
     pub connect_attempts: u32,
+    /// Told what each instance waits for.
+    pub progress: crate::progress::Progress,
 }
 
 impl Default for ExecOptions {
@@ -90,6 +92,7 @@ impl Default for ExecOptions {
             settle_max: Duration::from_secs(5),
             host_header: None,
             connect_attempts: 1,
+            progress: Default::default(),
         }
     }
 }
@@ -175,7 +178,15 @@ pub async fn run_scenario(
         ctx.declared = scenario.step_timeout(step);
         let timeout = scale(ctx.declared, opts.timeout_scale);
         tracing::debug!(step = i, kind = step.kind.name(), "steps[{i}]");
+        opts.progress.waiting(target.label(), || {
+            crate::progress::Wait::new(format!(
+                "{} steps[{i}] ({})",
+                scenario.name,
+                step.kind.name()
+            ))
+        });
         let result = ctx.step(&step.kind, timeout).await;
+        opts.progress.done(target.label());
         // A crashed firmware explains any failure better than the step does,
         // and ends the scenario even if the step happened to pass.
         let crash = target.crash(log_start);
