@@ -56,7 +56,10 @@ pub fn main(args: ConformArgs) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            anstream::eprintln!(
+                "{} cannot start the async runtime: {e}",
+                crate::ui::error_prefix()
+            );
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -134,17 +137,21 @@ async fn conform(mut args: ConformArgs) -> ExitCode {
         if n == 1 { "" } else { "s" }
     );
     let started = Instant::now();
-    let run = esp_ws_conform::run_all(cases, &drive, &opts, |r| {
-        println!(
+    let view = std::sync::Arc::new(crate::ui::ProgressView::new());
+    let mut opts = opts;
+    opts.exec.progress = view.progress();
+    let shown = view.clone();
+    let run = esp_ws_conform::run_all(cases, &drive, &opts, move |r| {
+        shown.println(&crate::ui::paint_status(&format!(
             "{:>13} / {:<12} [{:>7.3}s] {} {}",
             r.verdict.behavior.name(),
             r.verdict.close.name(),
             r.elapsed.as_secs_f64(),
             r.case.id,
             r.case.title
-        );
+        )));
         if r.verdict.behavior == Behavior::Failed {
-            println!("{:>16}{}", "", r.verdict.reason);
+            shown.println(&format!("{:>16}{}", "", r.verdict.reason));
         }
     });
     let results = tokio::select! {
@@ -161,11 +168,12 @@ async fn conform(mut args: ConformArgs) -> ExitCode {
     let results = match results {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}", render_run_error(&e));
+            anstream::eprintln!("{} {}", crate::ui::error_prefix(), render_run_error(&e));
             return ExitCode::from(EXIT_USAGE);
         }
     };
     let elapsed = started.elapsed();
+    drop(view);
     for (cat, rs) in report::by_category(&results) {
         println!(
             "{:>12} {} {}: {}",

@@ -12,8 +12,12 @@ const MAX_MESSAGE: usize = 500;
 pub fn render_scenario_error(e: &ScenarioError) -> String {
     let message = cut(&e.message, MAX_MESSAGE);
     let mut s = format!(
-        "error: {}:{}:{}: {}: {message}\n",
-        e.file, e.line, e.column, e.field
+        "{} {}:{}:{}: {}: {message}\n",
+        crate::ui::error_prefix(),
+        e.file,
+        e.line,
+        e.column,
+        e.field
     );
     if e.line == 0 {
         return s;

@@ -87,12 +87,16 @@ pub fn main(args: FlashImageArgs) -> ExitCode {
     let a = match assemble(&dir, args.flash_size) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            anstream::eprintln!("{} {e}", crate::ui::error_prefix());
             return ExitCode::from(EXIT_USAGE);
         }
     };
     if let Err(e) = std::fs::write(&args.output, &a.image) {
-        eprintln!("error: {}: {e}", args.output.display());
+        anstream::eprintln!(
+            "{} {}: {e}",
+            crate::ui::error_prefix(),
+            args.output.display()
+        );
         return ExitCode::from(EXIT_USAGE);
     }
     println!(

@@ -4,9 +4,11 @@
 mod conform;
 mod errors;
 mod flash;
+mod init;
 mod review;
 mod run;
 mod sim;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,11 @@ struct Cli {
     /// RUST_LOG works too. Never mixed into the serial log.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Colour esp-ws's own output and diagnostics: auto (on a terminal,
+    /// unless NO_COLOR is set), always or never. The serial log keeps the
+    /// firmware's own colours (see `sim --log-colors`).
+    #[arg(long, value_enum, default_value_t = ui::ColorWhen::Auto, global = true, value_name = "WHEN")]
+    color: ui::ColorWhen,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -40,6 +47,9 @@ enum Cmd {
     /// Review pending snapshots (.snap.new): accept, reject or skip each,
     /// or --accept / --reject by name.
     Review(review::ReviewArgs),
+    /// Scaffold esp-ws in a firmware repository: a first scenario for its
+    /// WebSocket route and, with --ci github, a CI workflow.
+    Init(init::InitArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files or directories.
@@ -75,6 +85,7 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(ui::stderr_colored())
         .log_internal_errors(false)
         .try_init();
 }
@@ -94,6 +105,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    ui::init_color(cli.color);
     init_tracing(cli.verbose);
     if let Some(("run" | "conform", sub)) = matches.subcommand()
         && sub.value_source("wifi_password") == Some(clap::parser::ValueSource::CommandLine)
@@ -110,6 +122,7 @@ fn main() -> ExitCode {
         Cmd::Validate { paths } => run::validate(&paths),
         Cmd::Review(a) => review::main(a),
         Cmd::FlashImage(a) => flash::main(a),
+        Cmd::Init(a) => init::main(a),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "esp-ws", &mut std::io::stdout());
             ExitCode::SUCCESS

@@ -61,7 +61,7 @@ pub fn main(args: ReviewArgs) -> ExitCode {
     let pending = match snapshot::pending(&paths) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            anstream::eprintln!("{} {e}", crate::ui::error_prefix());
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -127,7 +127,7 @@ fn by_name(args: &ReviewArgs, pending: &[Pending]) -> ExitCode {
             Ok(())
         };
         if let Err(e) = result {
-            eprintln!("error: {}: {e}", p.pending.display());
+            anstream::eprintln!("{} {}: {e}", crate::ui::error_prefix(), p.pending.display());
             return ExitCode::FAILURE;
         }
     }
@@ -148,7 +148,7 @@ fn interactive(pending: &[Pending]) -> ExitCode {
             esp_ws_runner::display_path(&p.snapshot)
         );
         match p.diff() {
-            Ok(d) => print!("{d}"),
+            Ok(d) => anstream::print!("{}", crate::ui::paint_details(&d)),
             Err(e) => println!("  (cannot read it: {e})"),
         }
         loop {
@@ -177,7 +177,7 @@ fn interactive(pending: &[Pending]) -> ExitCode {
                 _ => continue,
             };
             if let Err(e) = result {
-                eprintln!("error: {}: {e}", p.pending.display());
+                anstream::eprintln!("{} {}: {e}", crate::ui::error_prefix(), p.pending.display());
                 return ExitCode::FAILURE;
             }
             break;

@@ -37,6 +37,23 @@ pub struct RunArgs {
     /// Scenario files or directories (searched recursively).
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
+    /// Run only the scenarios whose names match PATTERN: a substring, or a
+    /// glob (`*`, `?`, `[…]`) matched against the whole name. Repeatable:
+    /// a scenario runs if any pattern matches.
+    #[arg(long, short = 'k', value_name = "PATTERN")]
+    pub filter: Vec<String>,
+    /// Leave out the scenarios whose names match PATTERN (as --filter;
+    /// repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub skip: Vec<String>,
+    /// List the scenarios that would run (name, file, the profiles each
+    /// applies to, description) and exit without running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only the scenarios that failed (or were not run) in the last
+    /// finished run under --artifacts.
+    #[arg(long)]
+    pub rerun_failed: bool,
     /// Run only part K of N of the scenarios (CI sharding), e.g. 1/3.
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
@@ -163,7 +180,7 @@ fn load_scenarios(paths: &[PathBuf], what: &str) -> Option<Vec<esp_ws_runner::Sc
     let found = match esp_ws_runner::discover::find(paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            anstream::eprintln!("{} {e}", crate::ui::error_prefix());
             return None;
         }
     };
@@ -174,12 +191,34 @@ fn load_scenarios(paths: &[PathBuf], what: &str) -> Option<Vec<esp_ws_runner::Sc
         Ok(s) => Some(s),
         Err(errors) => {
             for e in &errors {
-                eprint!("{}", render_scenario_error(e));
+                anstream::eprint!("{}", render_scenario_error(e));
             }
             eprintln!("{} in scenario files{what}", count(errors.len(), "error"));
             None
         }
     }
+}
+
+/// `--list`: each scenario's name, file, the profiles it applies to and
+/// its description.
+fn list(scenarios: &[esp_ws_runner::ScenarioFile]) {
+    for s in scenarios {
+        let profiles: Vec<&str> = esp_ws_catalogue::firmwares()
+            .iter()
+            .filter(|f| s.scenario.applies_to(f))
+            .map(|f| f.name)
+            .collect();
+        println!(
+            "{}  {}  [{}]",
+            s.scenario.name,
+            esp_ws_runner::display_path(&s.path),
+            profiles.join(", ")
+        );
+        if let Some(d) = &s.scenario.description {
+            println!("    {d}");
+        }
+    }
+    println!("{}", count(scenarios.len(), "scenario"));
 }
 
 /// `1 error`, `2 errors`.
@@ -214,7 +253,10 @@ pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            anstream::eprintln!(
+                "{} cannot start the async runtime: {e}",
+                crate::ui::error_prefix()
+            );
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -228,7 +270,7 @@ pub fn main(args: RunArgs, _verbose: u8) -> ExitCode {
 const REVIEW: &str = "esp-ws review, or esp-ws run --accept";
 
 pub fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
+    anstream::eprintln!("{} {msg}", crate::ui::error_prefix());
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -502,6 +544,8 @@ pub fn prepare(t: &TargetArgs, update: snapshot::Update) -> Result<Prepared, Exi
             connect_attempts: if network { 5 } else { 1 },
             host_header: t.host_header.clone(),
             settle_max: Duration::from_secs(10),
+            // The command that shows progress sets it.
+            progress: Default::default(),
         },
         update,
         force_pass,
@@ -518,6 +562,38 @@ async fn run(args: RunArgs) -> ExitCode {
     let Some(mut scenarios) = load_scenarios(&args.paths, "; nothing was run") else {
         return ExitCode::from(EXIT_USAGE);
     };
+    let names = match esp_ws_runner::select::NameFilter::new(&args.filter, &args.skip) {
+        Ok(f) => f,
+        Err(e) => return usage(format!("--filter/--skip {e}")),
+    };
+    let found = scenarios.len();
+    scenarios = names.apply(scenarios);
+    if scenarios.is_empty() {
+        return usage(format!(
+            "none of the {} scenarios found matches --filter {:?} and --skip {:?}",
+            found, args.filter, args.skip
+        ));
+    }
+    if args.rerun_failed {
+        match esp_ws_runner::select::last_failed(&args.t.artifacts, None) {
+            Ok(last) => {
+                scenarios.retain(|s| last.failed.contains(&s.scenario.name));
+                if scenarios.is_empty() {
+                    println!(
+                        "the last run ({}) failed no scenario{}: nothing to run",
+                        esp_ws_runner::display_path(&last.dir),
+                        if args.filter.is_empty() && args.skip.is_empty() {
+                            ""
+                        } else {
+                            " that --filter and --skip keep"
+                        }
+                    );
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Err(e) => return usage(format!("--rerun-failed: {e}")),
+        }
+    }
     if let Some(p) = &args.partition {
         match parse_partition(p) {
             Ok((k, n)) => {
@@ -535,6 +611,10 @@ async fn run(args: RunArgs) -> ExitCode {
             Err(e) => return usage(e),
         }
     }
+    if args.list {
+        list(&scenarios);
+        return ExitCode::SUCCESS;
+    }
     let update = if args.accept {
         snapshot::Update::Always
     } else {
@@ -543,10 +623,15 @@ async fn run(args: RunArgs) -> ExitCode {
             Err(e) => return usage(e),
         }
     };
-    let Prepared { opts, artifacts } = match prepare(&args.t, update) {
+    let Prepared {
+        mut opts,
+        artifacts,
+    } = match prepare(&args.t, update) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let view = Arc::new(crate::ui::ProgressView::new());
+    opts.exec.progress = view.progress();
     let jobs = opts.jobs;
     if let Some((max, why)) = opts.target.max_instances()
         && jobs > max
@@ -561,9 +646,9 @@ async fn run(args: RunArgs) -> ExitCode {
     let started = Instant::now();
     let n = opts.instances().min(scenarios.len());
     println!(
-        "{:>12} {} scenarios against the {}, {} instance{}",
+        "{:>12} {} against the {}, {} instance{}",
         "Starting",
-        scenarios.len(),
+        count(scenarios.len(), "scenario"),
         opts.target.describe(),
         n,
         if n == 1 { "" } else { "s" }
@@ -574,13 +659,15 @@ async fn run(args: RunArgs) -> ExitCode {
             println!("artifacts: {}", esp_ws_runner::display_path(d));
         }
     };
-    let run = esp_ws_runner::run_all(scenarios, &opts, |r| {
-        println!("{}", report::status_line(r));
+    let shown = view.clone();
+    let run = esp_ws_runner::run_all(scenarios, &opts, move |r| {
+        use crate::ui::{paint_details, paint_status};
+        shown.println(&paint_status(&report::status_line(r)));
         if r.status == esp_ws_runner::Status::Failed {
-            print!("{}", report::failure_details(r, REVIEW));
+            shown.print(&paint_details(&report::failure_details(r, REVIEW)));
         } else if r.forced_pass {
             // INSTA_FORCE_PASS passes a mismatch; it does not hide it.
-            print!("{}", report::snapshot_details(r, REVIEW));
+            shown.print(&paint_details(&report::snapshot_details(r, REVIEW)));
         }
     });
     let results = tokio::select! {
@@ -598,15 +685,23 @@ async fn run(args: RunArgs) -> ExitCode {
     let results = match results {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}", render_run_error(&e));
+            anstream::eprintln!("{} {}", crate::ui::error_prefix(), render_run_error(&e));
             print_artifacts();
             return ExitCode::from(EXIT_USAGE);
         }
     };
     let elapsed = started.elapsed();
+    drop(view);
     print!("{}", report::summary(&results, elapsed));
-    print_artifacts();
     let profile = opts.firmware.name;
+    if let Some(d) = &artifacts.dir {
+        // What --rerun-failed reads.
+        let path = d.join(esp_ws_runner::select::RESULTS);
+        if let Err(e) = write_report(&path, &report::json(&results, profile)) {
+            tracing::warn!("cannot write {}: {e}", path.display());
+        }
+    }
+    print_artifacts();
     let files = [
         (
             &args.junit,

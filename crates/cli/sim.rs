@@ -101,7 +101,11 @@ pub fn main(args: SimArgs) -> ExitCode {
             match std::fs::read(path) {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    eprintln!("error: --script {}: cannot read it: {e}", path.display());
+                    anstream::eprintln!(
+                        "{} --script {}: cannot read it: {e}",
+                        crate::ui::error_prefix(),
+                        path.display()
+                    );
                     return ExitCode::from(EXIT_USAGE);
                 }
             }
@@ -113,7 +117,10 @@ pub fn main(args: SimArgs) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            anstream::eprintln!(
+                "{} cannot start the async runtime: {e}",
+                crate::ui::error_prefix()
+            );
             return ExitCode::from(EXIT_USAGE);
         }
     };
