@@ -43,12 +43,14 @@ pub enum RunError {
     },
     /// An attached firmware never completed a WebSocket handshake.
     #[error(
-        "{label}: {addr} did not complete a WebSocket handshake on /ws after {attempts} attempts (last: {last}){}",
+        "{label}: {addr} did not complete a WebSocket handshake on {path} after {attempts} attempts (last: {last}){}",
         hint.as_ref().map(|h| format!("\n  {h}")).unwrap_or_default()
     )]
     NoHandshake {
         label: String,
         addr: std::net::SocketAddr,
+        /// The route tried (the profile's).
+        path: String,
         attempts: u32,
         last: String,
         hint: Option<Hint>,

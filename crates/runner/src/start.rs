@@ -156,6 +156,7 @@ async fn probe_websocket(
             return Err(RunError::NoHandshake {
                 label,
                 addr,
+                path: path.to_string(),
                 attempts,
                 last,
                 hint: inst.hint(),
