@@ -591,7 +591,12 @@ async fn run(args: RunArgs) -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            Err(e) => return usage(format!("--rerun-failed: {e}")),
+            Err(e) => {
+                return usage(format!(
+                    "--rerun-failed: {e}; it reads the last run under --artifacts {}",
+                    args.t.artifacts.display()
+                ));
+            }
         }
     }
     if let Some(p) = &args.partition {

@@ -81,9 +81,7 @@ pub struct LastRun {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LastRunError {
-    #[error(
-        "no finished run under {root}: --rerun-failed reads the results a run leaves in its artifacts folder (--artifacts)"
-    )]
+    #[error("no finished run under {root} (a run leaves its results there when it ends)")]
     None { root: String },
     #[error("{path}: {message}")]
     Unreadable { path: String, message: String },
@@ -214,7 +212,7 @@ mod tests {
         run_dir(root.path(), "run-a", 1, None);
         let e = last_failed(root.path(), None).unwrap_err();
         assert!(matches!(e, LastRunError::None { .. }));
-        assert!(e.to_string().contains("--artifacts"), "{e}");
+        assert!(e.to_string().contains("no finished run under"), "{e}");
         run_dir(root.path(), "run-b", 2, Some("not json"));
         let e = last_failed(root.path(), None).unwrap_err();
         assert!(e.to_string().contains("results.json"), "{e}");
