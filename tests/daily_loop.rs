@@ -94,6 +94,18 @@ fn skip_and_globs_narrow_the_list_and_a_pattern_matching_nothing_is_an_error() {
         "{}",
         text(&none.stderr)
     );
+    // A name where a path goes: the error says how to pick by name.
+    let name = run(esp_ws()
+        .current_dir(root())
+        .args(["run", "frame-echo-text"]));
+    assert_eq!(name.status.code(), Some(2));
+    assert!(
+        text(&name.stderr).contains(
+            "tip: to pick scenarios by name, use --filter: esp-ws run --filter frame-echo-text"
+        ),
+        "{}",
+        text(&name.stderr)
+    );
     let bad = run(esp_ws()
         .current_dir(root())
         .args(["run", "--filter", "frame-[", "--list"]));

@@ -181,6 +181,17 @@ fn load_scenarios(paths: &[PathBuf], what: &str) -> Option<Vec<esp_ws_runner::Sc
         Ok(f) => f,
         Err(e) => {
             anstream::eprintln!("{} {e}", crate::ui::error_prefix());
+            // A bare word where a path goes is most likely a scenario name.
+            if let esp_ws_runner::discover::FindError::Path { path, .. } = &e
+                && !path.exists()
+                && path.components().count() == 1
+                && path.extension().is_none()
+            {
+                eprintln!(
+                    "  tip: to pick scenarios by name, use --filter: esp-ws run --filter {}",
+                    path.display()
+                );
+            }
             return None;
         }
     };
