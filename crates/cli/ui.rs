@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -127,13 +126,14 @@ struct Shared {
     waits: Mutex<BTreeMap<String, Waiting>>,
     /// Spinners, on a terminal.
     multi: Option<indicatif::MultiProgress>,
-    stop: AtomicBool,
 }
 
 /// Shows what instances wait for while a run goes on, and prints the
 /// run's own lines so that they do not tear a spinner.
 pub struct ProgressView {
     shared: Arc<Shared>,
+    /// Dropped to stop the ticker at once (it waits on the other end).
+    stop: Option<std::sync::mpsc::Sender<()>>,
     ticker: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -145,19 +145,25 @@ impl ProgressView {
         let shared = Arc::new(Shared {
             waits: Mutex::new(BTreeMap::new()),
             multi,
-            stop: AtomicBool::new(false),
         });
         let s = shared.clone();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let ticker = std::thread::Builder::new()
             .name("progress".into())
             .spawn(move || {
-                while !s.stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(200));
+                // Ticks until the view is dropped (the sender goes away).
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(Duration::from_millis(200))
+                {
                     tick(&s, Instant::now());
                 }
             })
             .ok();
-        ProgressView { shared, ticker }
+        ProgressView {
+            shared,
+            stop: Some(stop),
+            ticker,
+        }
     }
 
     /// What the runner tells.
@@ -223,7 +229,7 @@ impl ProgressView {
 
 impl Drop for ProgressView {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        drop(self.stop.take());
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }
@@ -312,7 +318,6 @@ mod tests {
         let s = Shared {
             waits: Mutex::new(BTreeMap::new()),
             multi: None,
-            stop: AtomicBool::new(false),
         };
         let t0 = Instant::now();
         s.waits.lock().unwrap().insert(
