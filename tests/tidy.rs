@@ -369,3 +369,45 @@ fn no_file_of_the_esp_http_server_model_names_an_application() {
         hits.join("\n  ")
     );
 }
+
+/// UI lives in the CLI (ARCHITECTURE.md, `crates/cli`): no library crate
+/// depends on a terminal-UI crate (spinners, colour), so every library
+/// writes plain text and the front end decides how it looks.
+#[test]
+fn no_library_crate_draws_ui() {
+    const UI_CRATES: &[&str] = &[
+        "indicatif",
+        "anstream",
+        "anstyle",
+        "owo-colors",
+        "colored",
+        "console",
+        "termcolor",
+        "yansi",
+    ];
+    let mut problems = Vec::new();
+    for e in std::fs::read_dir(root().join("crates")).unwrap() {
+        let manifest = e.unwrap().path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        // Only [dependencies]: tests and benches may use anything.
+        let mut in_deps = false;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                in_deps = t == "[dependencies]";
+                continue;
+            }
+            let name = t.split(['=', ' ', '.']).next().unwrap_or_default();
+            if in_deps && UI_CRATES.contains(&name) {
+                problems.push(format!("{}: {name}", manifest.display()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "library crates must not draw UI (the CLI does, in crates/cli/ui.rs):\n  {}",
+        problems.join("\n  ")
+    );
+}
