@@ -6,6 +6,7 @@
 
 pub mod netconn_websocket;
 pub mod nodemcu;
+pub mod nodemcu_esp8266;
 pub mod ws_echo_server;
 
 use std::fmt;
