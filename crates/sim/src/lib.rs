@@ -57,6 +57,8 @@ pub struct SimConfig {
     pub fault: Option<Fault>,
     /// A script for a firmware that runs one (NodeMCU's `init.lua`).
     pub script: Option<Vec<u8>>,
+    /// For a firmware that dials out: the WebSocket URI of the server.
+    pub uri: Option<String>,
     /// What the chip does after a panic. ESP-IDF's default,
     /// CONFIG_ESP_SYSTEM_PANIC_PRINT_REBOOT, restarts it (false: it stays
     /// halted, which is what QEMU's `-no-reboot` shows a harness).
@@ -77,6 +79,7 @@ impl SimConfig {
             clock: None,
             fault: None,
             script: None,
+            uri: None,
             reboot_on_panic: true,
             network: Network::Ethernet,
             uart_rx: Arc::default(),
@@ -133,6 +136,7 @@ impl Simulator {
                 clock,
                 reboot_on_panic: cfg.reboot_on_panic,
                 uart_rx: cfg.uart_rx.clone(),
+                rom: cfg.profile.firmware.rom,
             },
             serial,
         );
@@ -149,6 +153,7 @@ impl Simulator {
             firmware: cfg.profile.firmware.build(&firmware::Options {
                 fault: cfg.fault.clone(),
                 script: cfg.script.clone(),
+                uri: cfg.uri.clone(),
             }),
             idf,
             lwip: lwip.clone(),

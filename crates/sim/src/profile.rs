@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::firmware::{self, netconn_websocket, nodemcu, ws_echo_server};
+use crate::firmware::{self, netconn_websocket, nodemcu, nodemcu_esp8266, ws_echo_server};
 use crate::idf::release;
 
 #[derive(Clone, Debug)]
@@ -120,6 +120,17 @@ pub fn netconn_hx() -> Profile {
     }
 }
 
+/// NodeMCU for the ESP8266 (release branch 36cbf9f0, Lua 5.3, NONOS SDK
+/// 3.0) with its `websocket` client module, running the module
+/// documentation's example (fact sheet nodemcu-websocket-client.md).
+pub fn nodemcu_websocket_client() -> Profile {
+    Profile {
+        name: "nodemcu-websocket-client",
+        idf: Arc::new(release::nonos_sdk_3_0()),
+        firmware: nodemcu_esp8266::spec(),
+    }
+}
+
 /// Every profile, the default first.
 pub fn all() -> Vec<Arc<Profile>> {
     vec![
@@ -133,6 +144,7 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(nodemcu_pr3514_probe()),
         Arc::new(nodemcu_pr3514_stop()),
         Arc::new(netconn_hx()),
+        Arc::new(nodemcu_websocket_client()),
     ]
 }
 

@@ -52,6 +52,22 @@ pub struct Config {
     pub reboot_on_panic: bool,
     /// UART0's receive side: what the host types into the console.
     pub uart_rx: Arc<UartRx>,
+    /// Whose mask ROM runs first at each reset.
+    pub rom: Rom,
+}
+
+/// The mask ROM that runs at each reset, and what of it the console shows.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Rom {
+    /// The ESP32's (ECO3): its banner at 115200 baud ([`rom_banner`]).
+    #[default]
+    Esp32,
+    /// The ESP8266's, for NodeMCU's ESP8266 firmware on the same model of
+    /// tasks, timers and UART: its ROM (and the NONOS SDK before
+    /// `user_init()` sets the UART to 115200) writes at 74880 baud, which
+    /// a console at the firmware's 115200 shows as noise whose bytes no
+    /// source gives; the model prints nothing for it.
+    Esp8266,
 }
 
 /// Why the CPU last started, as the ROM prints it (`rst:0x..`).
@@ -109,6 +125,7 @@ struct Shared {
     con: Console,
     uart_rx: Arc<UartRx>,
     reboot_on_panic: bool,
+    rom: Rom,
     state: Mutex<State>,
     cv: Condvar,
     halt_hooks: Mutex<Vec<Hook>>,
@@ -362,6 +379,7 @@ impl Chip {
                 con,
                 uart_rx: cfg.uart_rx,
                 reboot_on_panic: cfg.reboot_on_panic,
+                rom: cfg.rom,
                 state: Mutex::new(State::default()),
                 cv: Condvar::new(),
                 halt_hooks: Mutex::new(Vec::new()),
@@ -450,7 +468,9 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
             st.panicked = false;
             st.gpio.clear();
         });
-        rom_banner(&shared.con, reason);
+        if shared.rom == Rom::Esp32 {
+            rom_banner(&shared.con, reason);
+        }
         shared.uart_rx.reopen();
         let chip = Services {
             shared: shared.clone(),

@@ -55,6 +55,8 @@ pub struct Options {
     /// A script the firmware runs (NodeMCU's `init.lua`), instead of its
     /// default one.
     pub script: Option<Vec<u8>>,
+    /// For a firmware that dials out: the server's WebSocket URI.
+    pub uri: Option<String>,
 }
 
 type Build = dyn Fn(&Options) -> Arc<dyn Firmware> + Send + Sync;
@@ -67,6 +69,9 @@ pub struct Spec {
     pub name: &'static str,
     /// It runs a script a host may give ([`Options::script`]).
     pub runs_scripts: bool,
+    /// The chip's mask ROM it is flashed behind (ESP-IDF firmware: the
+    /// ESP32's; NodeMCU's ESP8266 firmware: the ESP8266's).
+    pub rom: crate::chip::Rom,
     build: Arc<Build>,
 }
 
@@ -78,6 +83,7 @@ impl Spec {
         Spec {
             name,
             runs_scripts: false,
+            rom: crate::chip::Rom::Esp32,
             build: Arc::new(build),
         }
     }
@@ -86,6 +92,14 @@ impl Spec {
     pub fn running_scripts(self) -> Spec {
         Spec {
             runs_scripts: true,
+            ..self
+        }
+    }
+
+    /// The same firmware, for the ESP8266 (see [`crate::chip::Rom`]).
+    pub fn on_esp8266(self) -> Spec {
+        Spec {
+            rom: crate::chip::Rom::Esp8266,
             ..self
         }
     }
