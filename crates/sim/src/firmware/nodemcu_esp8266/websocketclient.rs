@@ -573,9 +573,11 @@ impl WsInfo {
                         let end = (p.pos + p.len as usize).min(all.len());
                         all[p.pos.min(end)..end].to_vec()
                     };
-                    let fb = self.frame_buffer.as_mut().expect("checked");
-                    fb.truncate(self.frame_buffer_len as usize);
-                    fb.extend_from_slice(&tail);
+                    let keep = self.frame_buffer_len as usize;
+                    if let Some(fb) = self.frame_buffer.as_mut() {
+                        fb.truncate(keep);
+                        fb.extend_from_slice(&tail);
+                    }
                     self.frame_buffer_len = self.frame_buffer_len.wrapping_add(p.len);
                     p.src = Src::FrameBuffer;
                     p.pos = 0;
