@@ -286,7 +286,7 @@ pub struct SimHost {
     uart_rx: Arc<esp_ws_sim::chip::UartRx>,
     lwip: Arc<Lwip>,
     addr: SocketAddr,
-    accept_task: JoinHandle<()>,
+    accept_task: Option<JoinHandle<()>>,
     conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     delivered: Arc<Delivered>,
     table: Arc<ConnTable>,
@@ -295,8 +295,16 @@ pub struct SimHost {
 impl SimHost {
     /// Binds the listener, powers the chip on and starts serving.
     pub async fn start(opts: SimOptions, serial: SerialSink) -> std::io::Result<SimHost> {
-        let listener = TcpListener::bind(opts.bind).await?;
-        let addr = listener.local_addr()?;
+        // A firmware that dials out serves nothing: no listener.
+        let listener = if opts.profile.firmware.dials_out {
+            None
+        } else {
+            Some(TcpListener::bind(opts.bind).await?)
+        };
+        let addr = match &listener {
+            Some(l) => l.local_addr()?,
+            None => opts.bind,
+        };
         let table = Arc::new(ConnTable::default());
         let mut cfg = SimConfig::new(opts.profile.clone());
         cfg.log_level = opts.log_level;
@@ -326,13 +334,15 @@ impl SimHost {
             .map_err(std::io::Error::other)?;
         let lwip = chip.lwip();
         let _ = lwip_ready.send(Some(lwip.clone()));
-        let accept_task = tokio::spawn(accept_loop(
-            listener,
-            lwip.clone(),
-            table.clone(),
-            conn_tasks.clone(),
-            delivered.clone(),
-        ));
+        let accept_task = listener.map(|listener| {
+            tokio::spawn(accept_loop(
+                listener,
+                lwip.clone(),
+                table.clone(),
+                conn_tasks.clone(),
+                delivered.clone(),
+            ))
+        });
         Ok(SimHost {
             chip: Some(chip),
             uart_rx,
@@ -345,6 +355,8 @@ impl SimHost {
         })
     }
 
+    /// Where the firmware serves (for a firmware that dials out, which
+    /// serves nothing: the address it was given to bind).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -421,7 +433,9 @@ impl SimHost {
 
     /// Powers the chip off and drops every connection.
     pub async fn stop(mut self) {
-        self.accept_task.abort();
+        if let Some(t) = &self.accept_task {
+            t.abort();
+        }
         for t in self.conn_tasks.lock().unwrap().drain(..) {
             t.abort();
         }
@@ -433,7 +447,9 @@ impl SimHost {
 
 impl Drop for SimHost {
     fn drop(&mut self) {
-        self.accept_task.abort();
+        if let Some(t) = &self.accept_task {
+            t.abort();
+        }
         for t in self.conn_tasks.lock().unwrap().drain(..) {
             t.abort();
         }

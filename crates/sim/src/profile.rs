@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::firmware::{self, netconn_websocket, nodemcu, ws_echo_server};
+use crate::firmware::{self, netconn_websocket, nodemcu, websocket_client_example, ws_echo_server};
 use crate::idf::release;
 
 #[derive(Clone, Debug)]
@@ -120,6 +120,17 @@ pub fn netconn_hx() -> Profile {
     }
 }
 
+/// The example app of esp_websocket_client 1.8.0 on ESP-IDF v5.5.5, an
+/// ESP32 dialing out to the host's URI (fact sheet
+/// esp-websocket-client.md, section 1).
+pub fn esp_websocket_client_1_8_0() -> Profile {
+    Profile {
+        name: "esp-websocket-client-1.8.0",
+        idf: Arc::new(release::v5_5_5()),
+        firmware: websocket_client_example::spec("v5.5.5"),
+    }
+}
+
 /// Every profile, the default first.
 pub fn all() -> Vec<Arc<Profile>> {
     vec![
@@ -133,6 +144,7 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(nodemcu_pr3514_probe()),
         Arc::new(nodemcu_pr3514_stop()),
         Arc::new(netconn_hx()),
+        Arc::new(esp_websocket_client_1_8_0()),
     ]
 }
 

@@ -35,6 +35,11 @@ pub use uart::UartRx;
 /// the real chip, and multi-megabyte ones do not.
 pub const HEAP_LARGEST_FREE_BLOCK: usize = 110 * 1024;
 
+/// What `esp_get_free_heap_size()` reports: an assumption of the model in
+/// the range an ESP32 running ESP-IDF v5 with the network up shows
+/// (ESP-IDF documents no number; hosts normalize the line).
+pub const FREE_HEAP_SIZE: u32 = 245_760;
+
 /// The software in flash. After every reset the chip runs
 /// [`Software::main_task`] as its first task (ESP-IDF's `main_task`).
 pub trait Software: Send + Sync {
@@ -84,6 +89,10 @@ struct State {
     boots: u32,
     /// The main task of this boot has returned.
     main_returned: bool,
+    /// The application said it has started for good (`app_started`).
+    app_started: bool,
+    /// When this boot began (`esp_timer_get_time()` counts from here).
+    booted_at: Option<Instant>,
     /// The panic handler has run; the CPU is about to reset.
     panicked: bool,
     /// Halted for good after a panic (no reboot configured).
@@ -247,13 +256,24 @@ impl Services {
         Some(vec![0; size as usize])
     }
 
-    /// `xTaskCreate()` of a task with a higher priority than its creator's:
-    /// it runs at once, and the creator goes on when it blocks (or ends).
-    /// esp_websocket_client's task (priority 5) created by an application
-    /// task of priority 1, say.
-    pub fn create_task_preempting(&self, name: &str, f: impl FnOnce() + Send + 'static) {
-        task::create(&self.shared, name, false, Box::new(f));
-        task::line_written();
+    /// `esp_timer_get_time()`: the time since this boot began.
+    pub fn uptime(&self) -> Duration {
+        self.shared
+            .read(|st| st.booted_at.map(|t| t.elapsed()).unwrap_or_default())
+    }
+
+    /// `esp_get_free_heap_size()`. ESP-IDF prints no number the model could
+    /// take, so this is an assumption of the model ([`FREE_HEAP_SIZE`]).
+    pub fn free_heap_size(&self) -> u32 {
+        FREE_HEAP_SIZE
+    }
+
+    /// The application has started what it runs for good (a client's
+    /// loop, say) and its `app_main()` will not return until that ends: a
+    /// host waiting for the chip to boot stops waiting here, as it does
+    /// when `app_main()` returns.
+    pub fn app_started(&self) {
+        self.shared.update(|st| st.app_started = true);
     }
 
     /// `vTaskDelay()`: the calling task sleeps (a timed wait).
@@ -340,6 +360,12 @@ impl Services {
         self.shared.read(|st| st.panicked)
     }
 
+    /// True once the CPU is stopping: a panic, the power going, or halted
+    /// for good. A task's loop ends then (every blocked call returns).
+    pub fn halting(&self) -> bool {
+        self.shared.read(|st| st.panicked || st.off || st.dead)
+    }
+
     /// True once the chip has stopped for good: halted, or powered off.
     pub fn stopped(&self) -> bool {
         self.shared.read(|st| st.dead || st.off)
@@ -401,7 +427,7 @@ impl Services {
     /// rebooting chip first finishes booting.
     pub fn wait_up(&self, timeout: Duration) -> bool {
         self.shared.wait(timeout, |st| {
-            (st.main_returned && !st.panicked) || st.dead || st.off
+            ((st.main_returned || st.app_started) && !st.panicked) || st.dead || st.off
         })
     }
 }
@@ -484,9 +510,11 @@ impl Chip {
     /// Waits until the main task of the current boot has returned (false on
     /// timeout, or if the chip is halted for good).
     pub fn wait_booted(&self, timeout: Duration) -> bool {
+        self.shared.wait(timeout, |st| {
+            st.main_returned || st.app_started || st.dead || st.off
+        });
         self.shared
-            .wait(timeout, |st| st.main_returned || st.dead || st.off);
-        self.shared.read(|st| st.main_returned && !st.panicked)
+            .read(|st| (st.main_returned || st.app_started) && !st.panicked)
     }
 
     /// Cuts the power: nothing more is printed, every task stops.
@@ -516,6 +544,8 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
         shared.update(|st| {
             st.boots += 1;
             st.main_returned = false;
+            st.app_started = false;
+            st.booted_at = Some(Instant::now());
             st.panicked = false;
             st.gpio.clear();
         });

@@ -6,6 +6,7 @@
 
 pub mod netconn_websocket;
 pub mod nodemcu;
+pub mod websocket_client_example;
 pub mod ws_echo_server;
 
 use std::fmt;

@@ -152,6 +152,15 @@ enum Sock {
     },
 }
 
+/// What [`Lwip::peek`] found on a socket.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Peek {
+    Data,
+    Fin,
+    Reset,
+    Nothing,
+}
+
 /// How much at rest the firmware must be for [`Lwip::wait_idle`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Rest {
@@ -598,6 +607,20 @@ impl Lwip {
                 }
             }
         }
+    }
+
+    /// What a `recv(fd, &b, 1, MSG_PEEK)` after a `select()` would find:
+    /// data, the peer's FIN, its RST, or nothing yet.
+    pub fn peek(&self, fd: Fd) -> Result<Peek, Errno> {
+        let st = self.lock();
+        let (conn, _) = self.tcp_conn(&st, fd)?;
+        Ok(match st.conns.get(&conn) {
+            None => Peek::Reset,
+            Some(c) if !c.rx.is_empty() => Peek::Data,
+            Some(c) if c.reset => Peek::Reset,
+            Some(c) if c.eof => Peek::Fin,
+            Some(_) => Peek::Nothing,
+        })
     }
 
     /// `send(fd, buf, len, 0)`: the whole buffer goes to the wire at once
