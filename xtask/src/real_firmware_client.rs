@@ -763,3 +763,49 @@ fn render_payload(p: &[u8]) -> String {
         hex::encode(p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session whose client sent `hello 0001` where the model sends
+    /// `hello 0000`: the replay must report the frame and fail.
+    #[test]
+    fn a_different_frame_fails_the_replay_with_a_diff() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let request = format!(
+            "GET / HTTP/1.1\r\nConnection: Upgrade\r\nHost: 127.0.0.1:18080\r\nUser-Agent: ESP32 Websocket Client\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\nHeaderNewKey: value\r\n\r\n"
+        );
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            esp_ws_frame::accept_key(key.as_bytes())
+        );
+        let session = serde_json::json!({
+            "title": "hello 0001",
+            "window_s": 1.5,
+            "events": [
+                {"t": 0.0, "cid": 0, "kind": "client-process-start"},
+                {"t": 0.01, "cid": 1, "kind": "connect"},
+                {"t": 0.01, "cid": 1, "dir": "C->S", "hex": hex::encode(&request)},
+                {"t": 0.01, "cid": 1, "dir": "S->C", "hex": hex::encode(&answer), "note": "handshake response"},
+                {"t": 0.05, "cid": 1, "dir": "C->S", "hex": "", "frames": [{
+                    "fin": true, "opcode": 1, "masked": true, "mask": "01020304",
+                    "payload_hex": hex::encode("hello 0001"),
+                }]},
+            ],
+            "log_timed": [],
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        std::fs::write(&path, session.to_string()).unwrap();
+        let profile = esp_ws_sim::profile::find("esp-websocket-client-1.8.0").unwrap();
+        let (_, ok, report) = replay(&path, profile, false).unwrap();
+        assert!(!ok, "a difference must fail");
+        let report = report.join("\n");
+        assert!(report.contains("client frames differ"), "{report}");
+        assert!(
+            report.contains(&format!("payload={}", hex::encode("hello 0001"))),
+            "{report}"
+        );
+    }
+}
