@@ -444,13 +444,24 @@ fn exec_target(args: &TargetArgs) -> Result<Chosen, String> {
         args: rest.to_vec(),
         port: args.port,
     };
+    let declared = declared_profile(args)?;
+    if declared.role() == esp_ws_catalogue::Role::Client {
+        if !rest.iter().any(|a| a.contains(esp_ws_dut::exec::URI)) {
+            return Err(format!(
+                "--target exec with {}, which dials out: put {} in the program's arguments (esp-ws replaces it with the URI it listens at)",
+                declared.name,
+                esp_ws_dut::exec::URI
+            ));
+        }
+        return Ok((Arc::new(ExecTarget { cfg }), declared));
+    }
     if args.port.is_none() && cfg.fixed_port() {
         return Err(format!(
             "--target exec: the program's port is not known: put {} in its arguments (esp-ws picks a free port per instance) or give --port P",
             esp_ws_dut::exec::PORT
         ));
     }
-    Ok((Arc::new(ExecTarget { cfg }), declared_profile(args)?))
+    Ok((Arc::new(ExecTarget { cfg }), declared))
 }
 
 /// Finds QEMU, then builds or checks the flash image.
