@@ -61,6 +61,22 @@ pub trait Target: Send + Sync {
         Link::Loopback
     }
 
+    /// For a firmware that dials out: where esp-ws listens for it unless
+    /// the user says (`None`: the user must say, e.g. a board's LAN
+    /// address). `firmware_port` is the profile's port, for a firmware
+    /// whose configured URI fixes it. The default: loopback, a free port
+    /// (the firmware is given the URI when it starts).
+    fn listen_default(&self, firmware_port: u16) -> Option<SocketAddr> {
+        let _ = firmware_port;
+        Some(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// For a firmware that dials out: the `host:port` it reaches esp-ws
+    /// at, listening on `addr` (the default: `addr` itself).
+    fn dial_host(&self, addr: SocketAddr) -> String {
+        addr.to_string()
+    }
+
     /// Starts one instance. It is not ready yet: the runner waits as
     /// [`Dut::readiness`] says.
     fn start(&self, ctx: StartContext) -> BoxFuture<'_, Result<Box<dyn Dut>, DutError>>;

@@ -88,6 +88,7 @@ impl Ctx<'_> {
                 conn,
                 key: key.clone(),
                 last_write: None,
+                request: None,
             },
         );
         self.write(&o.conn, bytes, &o.write, first_line).await?;
