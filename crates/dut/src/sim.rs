@@ -286,6 +286,8 @@ pub struct SimHost {
     uart_rx: Arc<esp_ws_sim::chip::UartRx>,
     lwip: Arc<Lwip>,
     addr: SocketAddr,
+    /// The firmware dials out (see [`SimHost::settle`]).
+    dials_out: bool,
     accept_task: Option<JoinHandle<()>>,
     conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     delivered: Arc<Delivered>,
@@ -296,7 +298,8 @@ impl SimHost {
     /// Binds the listener, powers the chip on and starts serving.
     pub async fn start(opts: SimOptions, serial: SerialSink) -> std::io::Result<SimHost> {
         // A firmware that dials out serves nothing: no listener.
-        let listener = if opts.profile.firmware.dials_out {
+        let dials_out = opts.profile.firmware.dials_out;
+        let listener = if dials_out {
             None
         } else {
             Some(TcpListener::bind(opts.bind).await?)
@@ -348,6 +351,7 @@ impl SimHost {
             uart_rx,
             lwip,
             addr,
+            dials_out,
             accept_task,
             conn_tasks,
             delivered,
@@ -383,13 +387,24 @@ impl SimHost {
 
     /// Waits until the firmware has closed every connection and has nothing
     /// left to do, at most `max`. Returns false on timeout.
+    ///
+    /// A firmware that dials out always has time running (its read poll,
+    /// the wait before a reconnect, its keep-alive): it has settled when
+    /// every task waits, for the network or for time, with nothing handed
+    /// over between tasks (`Rest::AwaitingInput`), not only once nothing
+    /// at all will happen (which for a client that reconnects is never).
     pub async fn settle(&self, max: Duration) -> bool {
         let lwip = self.lwip.clone();
         let deadline = tokio::time::Instant::now() + max;
+        let rest_kind = if self.dials_out {
+            esp_ws_sim::Rest::AwaitingInput
+        } else {
+            esp_ws_sim::Rest::Idle
+        };
         loop {
             if lwip.open_connections().is_empty() {
                 let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
-                return self.wait_idle(rest).await;
+                return self.wait_rest(rest, rest_kind).await;
             }
             if tokio::time::Instant::now() >= deadline {
                 return false;
