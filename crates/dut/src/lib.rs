@@ -152,7 +152,9 @@ pub enum Settled {
 /// What a client has written on one connection, for [`Dut::sync`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sent {
-    /// The client's end of the connection.
+    /// The client's end of the connection (for a connection the firmware
+    /// dialed, where esp-ws is the server: the firmware's end, the address
+    /// the server's `accept()` reported).
     pub from: std::net::SocketAddr,
     /// Bytes written on it so far.
     pub bytes: u64,

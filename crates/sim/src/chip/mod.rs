@@ -10,6 +10,7 @@
 //! when the CPU stops and when it starts again from nothing.
 
 pub mod console;
+mod event_group;
 mod queue;
 mod task;
 mod timer;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use console::{Clock, Console, Level, SerialSink};
 
+pub use event_group::EventGroup;
 pub use queue::Queue;
 pub use task::{blocking, when_blocked};
 pub use timer::TimerHandle;
@@ -52,6 +54,9 @@ pub struct Config {
     pub reboot_on_panic: bool,
     /// UART0's receive side: what the host types into the console.
     pub uart_rx: Arc<UartRx>,
+    /// Seeds `esp_random()` (tests); `None`: a seed of its own each
+    /// power-on, as the hardware RNG is.
+    pub random_seed: Option<u64>,
 }
 
 /// Why the CPU last started, as the ROM prints it (`rst:0x..`).
@@ -96,6 +101,13 @@ struct State {
     busy_epoch: u64,
     /// FreeRTOS software timers of this boot.
     timers: timer::Timers,
+    /// Tasks in a timed wait (`vTaskDelay`, an event group wait with a
+    /// timeout): not work in flight, but not "nothing happens" either.
+    timed: usize,
+    /// Incremented whenever a timed wait starts or ends, or bits are set.
+    timed_epoch: u64,
+    /// The state of `esp_random()`'s generator this power-on.
+    random: u64,
     /// Levels the software drove its GPIO outputs to (`gpio_set_level`);
     /// a reset leaves every pin undriven.
     gpio: std::collections::BTreeMap<u32, u32>,
@@ -235,6 +247,45 @@ impl Services {
         Some(vec![0; size as usize])
     }
 
+    /// `xTaskCreate()` of a task with a higher priority than its creator's:
+    /// it runs at once, and the creator goes on when it blocks (or ends).
+    /// esp_websocket_client's task (priority 5) created by an application
+    /// task of priority 1, say.
+    pub fn create_task_preempting(&self, name: &str, f: impl FnOnce() + Send + 'static) {
+        task::create(&self.shared, name, false, Box::new(f));
+        task::line_written();
+    }
+
+    /// `vTaskDelay()`: the calling task sleeps (a timed wait).
+    pub fn delay(&self, d: Duration) {
+        event_group::delay(&self.shared, d);
+    }
+
+    /// `xEventGroupCreate()`: an event group of this boot.
+    pub fn event_group_create(&self) -> EventGroup {
+        EventGroup::new(self.shared.clone())
+    }
+
+    /// `esp_random()`: 32 random bits from the hardware RNG. A host may
+    /// seed it ([`Config::random_seed`]) so that keys and masks repeat.
+    pub fn esp_random(&self) -> u32 {
+        let mut st = self.shared.lock();
+        // splitmix64: a stand-in generator; only its randomness matters.
+        st.random = st.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = st.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) as u32
+    }
+
+    /// `esp_fill_random()`.
+    pub fn fill_random(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(4) {
+            let r = self.esp_random().to_le_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+    }
+
     /// ESP-IDF's panic handler (components/esp_system/panic.c
     /// `esp_panic_handler`): the "Guru Meditation Error" line, then the chip
     /// resets. The register dump and backtrace that follow on a real chip
@@ -328,6 +379,15 @@ impl Services {
             .read(|st| (st.busy == 0).then_some(st.busy_epoch))
     }
 
+    /// [`Services::quiet`], and no task in a timed wait either (a delay, an
+    /// event group wait with a timeout): the count also moves when one
+    /// starts or ends.
+    pub fn quiet_untimed(&self) -> Option<u64> {
+        self.shared.read(|st| {
+            (st.busy == 0 && st.timed == 0).then_some(st.busy_epoch.wrapping_add(st.timed_epoch))
+        })
+    }
+
     /// Waits until [`Services::quiet`] (false on timeout, or if the chip
     /// stops meanwhile: then the caller looks at why).
     pub fn wait_quiet(&self, timeout: Duration) -> bool {
@@ -357,12 +417,21 @@ impl Chip {
     /// The chip with its power still off.
     pub fn new(cfg: Config, serial: SerialSink) -> Chip {
         let con = Console::new(cfg.log_level, cfg.log_colors, cfg.clock, serial);
+        let random = cfg.random_seed.unwrap_or_else(|| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0);
+            h.finish()
+        });
         Chip {
             shared: Arc::new(Shared {
                 con,
                 uart_rx: cfg.uart_rx,
                 reboot_on_panic: cfg.reboot_on_panic,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    random,
+                    ..State::default()
+                }),
                 cv: Condvar::new(),
                 halt_hooks: Mutex::new(Vec::new()),
                 reset_hooks: Mutex::new(Vec::new()),
@@ -476,6 +545,7 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
         // Queue items and armed timers went with the tasks.
         shared.update(|st| {
             st.busy = 0;
+            st.timed = 0;
             st.timers = timer::Timers::default();
         });
         shared

@@ -54,6 +54,12 @@ pub struct Options {
     /// A script the firmware runs (NodeMCU's `init.lua`), instead of its
     /// default one.
     pub script: Option<Vec<u8>>,
+    /// The server a firmware that dials out connects to (its
+    /// CONFIG_WEBSOCKET_URI).
+    pub uri: Option<String>,
+    /// When the example destroys its client, counted from boot, instead
+    /// of as shipped.
+    pub destroy_after: Option<std::time::Duration>,
 }
 
 type Build = dyn Fn(&Options) -> Arc<dyn Firmware> + Send + Sync;
@@ -66,6 +72,8 @@ pub struct Spec {
     pub name: &'static str,
     /// It runs a script a host may give ([`Options::script`]).
     pub runs_scripts: bool,
+    /// It dials out to a server ([`Options::uri`]) rather than serving.
+    pub dials_out: bool,
     build: Arc<Build>,
 }
 
@@ -77,6 +85,7 @@ impl Spec {
         Spec {
             name,
             runs_scripts: false,
+            dials_out: false,
             build: Arc::new(build),
         }
     }
@@ -85,6 +94,14 @@ impl Spec {
     pub fn running_scripts(self) -> Spec {
         Spec {
             runs_scripts: true,
+            ..self
+        }
+    }
+
+    /// The same firmware, dialing out to the host's URI.
+    pub fn dialing_out(self) -> Spec {
+        Spec {
+            dials_out: true,
             ..self
         }
     }
