@@ -163,6 +163,10 @@ pub fn main(args: SimArgs) -> ExitCode {
                 .map(|m| esp_ws_sim::Fault::PanicOnMessage(m.into_bytes())),
             reboot_on_panic: !args.no_reboot,
             script,
+            // Merge fix: helper B's `esp-ws sim --uri/--destroy-after` sets these.
+            uri: None,
+            destroy_after: None,
+            random_seed: None,
         };
         // The serial console: stdout, written line by line as the UART would.
         let sink = Arc::new(|b: &[u8]| {
