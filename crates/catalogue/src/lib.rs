@@ -281,7 +281,7 @@ static FIRMWARES: &[Firmware] = &[
     Firmware {
         name: NODEMCU_CLIENT,
         family: NODEMCU_WEBSOCKET_CLIENT,
-        release: "NodeMCU (ESP8266) websocket module",
+        release: "NodeMCU master (bad4bdf3) websocket module on the ESP8266 NONOS SDK",
         summary: "the module documentation's example script dialling out: health-check PINGs, close statuses as numbers, the first fragment of a message lost",
         ready: READY_NODEMCU_CLIENT,
         // The module documentation's example dials ws://echo.websocket.org
