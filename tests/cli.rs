@@ -393,8 +393,7 @@ fn list_firmware_names_each_profile_then_its_esp_idf_version() {
             "nodemcu-pr3514-probe",
             "nodemcu-pr3514-stop",
             "netconn-hx",
-            "esp-websocket-client-1.8.0",
-            "nodemcu-websocket-client"
+            "esp-websocket-client-1.8.0"
         ],
         "{o}"
     );
