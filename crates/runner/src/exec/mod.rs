@@ -336,6 +336,41 @@ fn matcher_ok(m: &sc::Matcher, value: &str, vars: &HashMap<String, String>) -> R
     })
 }
 
+/// Checks expected headers (`None`: must be absent) against a handshake
+/// message, saying what was wanted and what differs: the same rules for the
+/// response a client reads and the request a server reads.
+fn check_headers<'a, 'e>(
+    expected: impl IntoIterator<Item = (&'e String, &'e Option<sc::Matcher>)>,
+    header: impl Fn(&str) -> Option<&'a str>,
+    vars: &HashMap<String, String>,
+    want: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) -> Result<(), Fail> {
+    for (name, m) in expected {
+        match (m, header(name)) {
+            (None, None) => want.push(format!("no {name} header")),
+            (None, Some(v)) => {
+                want.push(format!("no {name} header"));
+                problems.push(format!("header {name} is present ({v:?})"));
+            }
+            (Some(m), Some(v)) => {
+                want.push(format!("{name}: {}", matcher_text(m)));
+                if !matcher_ok(m, v, vars)? {
+                    problems.push(format!(
+                        "header {name} is {v:?}, expected {}",
+                        matcher_text(m)
+                    ));
+                }
+            }
+            (Some(m), None) => {
+                want.push(format!("{name}: {}", matcher_text(m)));
+                problems.push(format!("header {name} is missing"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn matcher_text(m: &sc::Matcher) -> String {
     match m {
         sc::Matcher::Exact(t) => format!("{t:?}"),

@@ -310,28 +310,13 @@ impl Ctx<'_> {
                 problems.push(format!("path {:?}, expected {}", r.target, matcher_text(m)));
             }
         }
-        for (name, m) in &e.headers {
-            match (m, r.header(name)) {
-                (None, None) => want.push(format!("no {name} header")),
-                (None, Some(v)) => {
-                    want.push(format!("no {name} header"));
-                    problems.push(format!("header {name} is present ({v:?})"));
-                }
-                (Some(m), Some(v)) => {
-                    want.push(format!("{name}: {}", matcher_text(m)));
-                    if !matcher_ok(m, v, &self.vars)? {
-                        problems.push(format!(
-                            "header {name} is {v:?}, expected {}",
-                            matcher_text(m)
-                        ));
-                    }
-                }
-                (Some(m), None) => {
-                    want.push(format!("{name}: {}", matcher_text(m)));
-                    problems.push(format!("header {name} is missing"));
-                }
-            }
-        }
+        check_headers(
+            &e.headers,
+            |name| r.header(name),
+            &self.vars,
+            &mut want,
+            &mut problems,
+        )?;
         let listed: Vec<&str> = e
             .headers
             .iter()
