@@ -230,16 +230,7 @@ fn finish(
         version: format!("HTTP/1.{}", resp.version.unwrap_or_default()),
         status,
         reason: resp.reason.unwrap_or_default().to_string(),
-        headers: resp
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
+        headers: owned_headers(resp.headers),
         body: Vec::new(),
         head_len,
     };
@@ -263,6 +254,19 @@ fn finish(
         }
     }
     Ok(ResponseParse::Complete(r))
+}
+
+/// httparse's borrowed headers as owned pairs, in order and as spelt.
+fn owned_headers(headers: &[httparse::Header]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Result of [`parse_request`] on the bytes received so far.
@@ -300,16 +304,7 @@ pub fn parse_request(buf: &[u8]) -> Result<RequestParse, RequestError> {
                     method: req.method.unwrap_or_default().to_string(),
                     target: req.path.unwrap_or_default().to_string(),
                     version: format!("HTTP/1.{}", req.version.unwrap_or_default()),
-                    headers: req
-                        .headers
-                        .iter()
-                        .map(|h| {
-                            (
-                                h.name.to_string(),
-                                String::from_utf8_lossy(h.value).into_owned(),
-                            )
-                        })
-                        .collect(),
+                    headers: owned_headers(req.headers),
                 };
                 return Ok(RequestParse::Complete { request, head_len });
             }
