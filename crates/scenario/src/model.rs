@@ -342,18 +342,7 @@ impl HttpRequest {
                 self.subprotocols.join(", "),
             ));
         }
-        for (name, value) in &self.headers {
-            match value {
-                None => list.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
-                Some(template) => {
-                    let value = crate::substitute(template, vars)?;
-                    match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                        Some(slot) => *slot = (name.clone(), value),
-                        None => list.push((name.clone(), value)),
-                    }
-                }
-            }
-        }
+        override_headers(&mut list, &self.headers, vars)?;
         Ok(list)
     }
 }
@@ -674,18 +663,7 @@ impl HttpAnswer {
                 ("Content-Length".into(), body.len().to_string()),
             ]
         };
-        for (name, value) in &self.headers {
-            match value {
-                None => list.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
-                Some(template) => {
-                    let value = crate::substitute(template, vars)?;
-                    match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                        Some(slot) => *slot = (name.clone(), value),
-                        None => list.push((name.clone(), value)),
-                    }
-                }
-            }
-        }
+        override_headers(&mut list, &self.headers, vars)?;
         Ok(list)
     }
 
@@ -804,6 +782,30 @@ impl WriteOpts {
 
 /// `sleep`, `expect_no_frame` and friends take durations in this range (ms).
 pub(crate) const MAX_MS: i64 = 600_000;
+
+/// Applies header overrides in order to a default header list: `None`
+/// removes every header of that name, a value replaces the first one
+/// (names compared case-insensitively) or is appended. The request a client
+/// sends and the answer a server sends take overrides alike.
+fn override_headers(
+    list: &mut Vec<(String, String)>,
+    overrides: &IndexMap<String, Option<String>>,
+    vars: &HashMap<String, String>,
+) -> Result<(), String> {
+    for (name, value) in overrides {
+        match value {
+            None => list.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
+            Some(template) => {
+                let value = crate::substitute(template, vars)?;
+                match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    Some(slot) => *slot = (name.clone(), value),
+                    None => list.push((name.clone(), value)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
