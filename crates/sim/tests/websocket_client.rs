@@ -31,6 +31,25 @@ fn accept_key(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
+impl Server {
+    /// The model's lwIP. The firmware may dial before `start` has handed it
+    /// over (the chip runs as soon as it is powered on), so this waits for
+    /// it, boundedly.
+    fn lwip(&self) -> Arc<Lwip> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(l) = self.lwip.get() {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "start() never handed over the lwIP"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
 impl Wire for Server {
     fn send(&self, conn: ConnId, data: &[u8]) {
         let first = {
@@ -41,7 +60,7 @@ impl Wire for Server {
         };
         let n = self.writes.lock().unwrap()[&conn].len();
         if n == 3 && self.drop_after_first_frame {
-            let lwip = self.lwip.get().unwrap().clone();
+            let lwip = self.lwip();
             std::thread::spawn(move || lwip.host_eof(conn));
         }
         if first && self.accept {
@@ -51,7 +70,7 @@ impl Wire for Server {
                 .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
                 .unwrap()
                 .to_string();
-            let lwip = self.lwip.get().unwrap().clone();
+            let lwip = self.lwip();
             let answer = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
                 accept_key(&key)
@@ -66,7 +85,7 @@ impl Wire for Server {
     }
     fn connect(&self, conn: ConnId, host: &str, port: u16) -> bool {
         assert_eq!((host, port), ("127.0.0.1", 18080));
-        let lwip = self.lwip.get().unwrap().clone();
+        let lwip = self.lwip();
         std::thread::spawn(move || {
             lwip.host_connected(conn);
         });
@@ -104,8 +123,8 @@ fn start(server: Server, seed: u64, destroy_after: Option<Duration>) -> Run {
     cfg.uri = Some("ws://127.0.0.1:18080/".into());
     cfg.random_seed = Some(seed);
     cfg.destroy_after = destroy_after;
-    // The server needs the lwIP before the firmware dials: the firmware
-    // waits in connect() until it answers.
+    // The firmware may dial before this hands the lwIP over: the server
+    // waits for it (`Server::lwip`), and the firmware waits in connect().
     let chip = Simulator::power_on(cfg, sink, server.clone());
     server.lwip.set(chip.lwip()).ok().unwrap();
     Run {
