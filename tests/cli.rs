@@ -370,9 +370,13 @@ fn list_firmware_names_each_profile_then_its_esp_idf_version() {
             let mut f = l.split('\t');
             let name = f.next().unwrap();
             let version = f.next().unwrap_or_default();
-            // The firmware's release, then the ESP-IDF release under it
-            // (NodeMCU's revision on ESP-IDF v5.0.2, say).
-            assert!(version.contains("ESP-IDF "), "{l:?}");
+            // The firmware's release, then the SDK release under it
+            // (NodeMCU's revision on ESP-IDF v5.0.2, say; NodeMCU's
+            // websocket client exists for the ESP8266 only).
+            assert!(
+                version.contains("ESP-IDF ") || version.contains("ESP8266 NONOS SDK"),
+                "{l:?}"
+            );
             name
         })
         .collect();
@@ -388,7 +392,8 @@ fn list_firmware_names_each_profile_then_its_esp_idf_version() {
             "nodemcu-pr3514",
             "nodemcu-pr3514-probe",
             "nodemcu-pr3514-stop",
-            "netconn-hx"
+            "netconn-hx",
+            "esp-websocket-client-1.8.0"
         ],
         "{o}"
     );
@@ -419,6 +424,83 @@ fn sim_script_is_refused_for_a_firmware_that_runs_none_and_when_unreadable() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("missing.lua: cannot read it"), "{err}");
+}
+
+#[test]
+fn sim_uri_is_required_for_a_client_firmware_and_refused_for_a_server() {
+    let out = run(esp_ws().args(["sim", "--firmware", "esp-websocket-client-1.8.0"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("dials out to a WebSocket server; give it one with --uri ws://HOST:PORT/PATH"),
+        "{err}"
+    );
+    for flag in [["--uri", "ws://127.0.0.1:9/"], ["--destroy-after", "3"]] {
+        let out = run(esp_ws().args(["sim", "--firmware", "v5.5.5"]).args(flag));
+        assert_eq!(out.status.code(), Some(2));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "error: {}: the v5.5.5 profile serves WebSocket and dials nowhere",
+                flag[0]
+            )),
+            "{err}"
+        );
+    }
+}
+
+/// `esp-ws sim --uri` runs the client model against a real server: its
+/// handshake arrives with the URI's path and host, and its console is on
+/// stdout.
+#[test]
+fn sim_with_uri_dials_the_server_and_prints_its_console() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut child = Reap(
+        esp_ws()
+            .args(["sim", "--firmware", "esp-websocket-client-1.8.0", "--uri"])
+            .arg(format!("ws://{addr}/chat"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = Vec::new();
+    let mut buf = [0u8; 512];
+    while !req.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the request ends");
+        req.extend_from_slice(&buf[..n]);
+    }
+    let req = String::from_utf8(req).unwrap();
+    assert!(req.starts_with("GET /chat HTTP/1.1\r\n"), "{req}");
+    assert!(req.contains(&format!("\r\nHost: {addr}\r\n")), "{req}");
+    drop(s);
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        let done = line.contains("WEBSOCKET_EVENT_DISCONNECTED");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.ends_with(&format!("websocket: Connecting to ws://{addr}/chat..."))),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("E (")
+            && l.ends_with("transport_ws: Error read response for Upgrade header")),
+        "{seen:#?}"
+    );
 }
 
 /// `esp-ws sim` as a child: its serial lines, and a raw client that opens

@@ -2,7 +2,9 @@
 //! as one test each (`name` on the default profile, `name@profile` on the
 //! others), its serial log asserted with insta against
 //! `scenarios/snapshots/name[@profile].snap`. A scenario that lists a known
-//! bug for a profile must fail there (and its snapshot shows how).
+//! bug for a profile must fail there (and its snapshot shows how). A
+//! server-role scenario (the firmware dials esp-ws) runs on an instance of
+//! its own, started with the address esp-ws listens at.
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,13 @@ fn run(
     };
     let run = rt
         .block_on(async {
+            if scenario.role == esp_ws_scenario::Role::Server {
+                let d = esp_ws_runner::start_dialing(&opts, "sim".into()).await?;
+                let run =
+                    exec::run_served(&scenario, &d.inst, &opts.exec, d.listener, d.started).await;
+                d.inst.stop().await;
+                return Ok(run);
+            }
             let inst = esp_ws_runner::start_instance(&opts, "sim".into()).await?;
             let mut run = exec::run_scenario(&scenario, &inst, &opts.exec).await;
             if inst.crash(run.log_start).is_some() {

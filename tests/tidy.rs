@@ -224,7 +224,15 @@ fn only_the_process_module_spawns_processes() {
 fn esp_ws_flags() -> BTreeSet<String> {
     let mut flags = BTreeSet::new();
     let re = regex::Regex::new(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z0-9-]+)").unwrap();
-    for sub in ["run", "conform", "sim", "validate", "schema", "flash-image"] {
+    for sub in [
+        "run",
+        "serve",
+        "conform",
+        "sim",
+        "validate",
+        "schema",
+        "flash-image",
+    ] {
         let out = esp_ws().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "esp-ws {sub} --help");
         for c in re.captures_iter(&text(&out.stdout)) {

@@ -93,6 +93,24 @@ async fn conform(mut args: ConformArgs) -> ExitCode {
         // without esp_http_server's every read.
         args.t.log_level = Some(esp_ws_log::Level::Info);
     }
+    // Before anything starts: the profile named must serve.
+    let named = match args.t.target {
+        TargetKind::Sim => args.t.firmware.as_deref(),
+        _ => args.t.profile.as_deref(),
+    };
+    if let Some(fw) = named.and_then(esp_ws_catalogue::find)
+        && fw.role() == esp_ws_catalogue::Role::Client
+    {
+        return usage(format!(
+            "{} {}: that firmware dials out, and `esp-ws conform` tests WebSocket servers; a firmware that dials out is tested with server-role scenarios (`esp-ws run`, `esp-ws serve`)",
+            if args.t.target == TargetKind::Sim {
+                "--firmware"
+            } else {
+                "--profile"
+            },
+            fw.name
+        ));
+    }
     let Prepared { opts, artifacts } = match prepare(&args.t, snapshot::Update::No) {
         Ok(p) => p,
         Err(code) => return code,

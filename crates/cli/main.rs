@@ -7,6 +7,7 @@ mod flash;
 mod init;
 mod review;
 mod run;
+mod serve;
 mod sim;
 mod ui;
 
@@ -42,6 +43,9 @@ enum Cmd {
     /// Run the RFC 6455 conformance suite against a target: verdicts,
     /// baselines, reports.
     Conform(Box<conform::ConformArgs>),
+    /// Play the WebSocket server a firmware dials: run server-role
+    /// scenarios, or (without paths) echo and print each connection.
+    Serve(Box<serve::ServeArgs>),
     /// Serve the simulated firmware on a TCP port, serial log on stdout.
     Sim(sim::SimArgs),
     /// Review pending snapshots (.snap.new): accept, reject or skip each,
@@ -107,7 +111,7 @@ fn main() -> ExitCode {
     };
     ui::init_color(cli.color);
     init_tracing(cli.verbose);
-    if let Some(("run" | "conform", sub)) = matches.subcommand()
+    if let Some(("run" | "conform" | "serve", sub)) = matches.subcommand()
         && sub.value_source("wifi_password") == Some(clap::parser::ValueSource::CommandLine)
     {
         // A secret in the arguments is in every process listing.
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Run(a) => run::main(*a, cli.verbose),
         Cmd::Conform(a) => conform::main(*a),
+        Cmd::Serve(a) => serve::main(*a, cli.verbose),
         Cmd::Sim(a) => sim::main(a),
         Cmd::Validate { paths } => run::validate(&paths),
         Cmd::Review(a) => review::main(a),

@@ -171,6 +171,28 @@ pub struct TargetArgs {
     /// The Host header sent in opening handshakes [default: the target's address].
     #[arg(long)]
     pub host_header: Option<String>,
+    /// Where esp-ws listens for a firmware that dials out (server-role
+    /// scenarios): needed for a board (this machine's LAN address, the one
+    /// the firmware dials; the port defaults to the profile's); elsewhere
+    /// optional [default: 127.0.0.1 and a free port the firmware is given
+    /// as {uri}; QEMU: 127.0.0.1 and the profile's port, which the guest
+    /// reaches as 10.0.2.2].
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub listen: Option<String>,
+}
+
+/// `--listen ADDR[:PORT]`: an IP address, with the port when it is given
+/// (`[v6]:PORT` for IPv6); without one, `default_port`.
+pub fn parse_listen(s: &str, default_port: u16) -> Result<std::net::SocketAddr, String> {
+    if let Ok(a) = s.parse::<std::net::SocketAddr>() {
+        return Ok(a);
+    }
+    match s.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(std::net::SocketAddr::new(ip, default_port)),
+        Err(_) => Err(format!(
+            "--listen {s}: expected an IP address of this machine, with :PORT or not (e.g. 192.168.1.10 or 192.168.1.10:8080)"
+        )),
+    }
 }
 
 /// Finds and loads the scenarios of `paths`, the same way for `validate`
@@ -337,11 +359,25 @@ fn declared_profile(args: &TargetArgs) -> Result<&'static Firmware, String> {
 }
 
 fn board_target(args: &TargetArgs) -> Result<Chosen, String> {
-    let Some(host) = args.host.clone() else {
-        return Err("--target board needs the board's address: --host ADDR[:PORT]".into());
-    };
-    esp_ws_dut::board::split_host(&host).map_err(|e| format!("--host {e}"))?;
     let declared = declared_profile(args)?;
+    let dials = declared.role() == esp_ws_catalogue::Role::Client;
+    let host = match (args.host.clone(), dials) {
+        (Some(h), _) => h,
+        // A board that dials esp-ws is reached at no address of its own.
+        (None, true) => String::new(),
+        (None, false) => {
+            return Err("--target board needs the board's address: --host ADDR[:PORT]".into());
+        }
+    };
+    if dials && args.listen.is_none() {
+        return Err(format!(
+            "--target board with {}, which dials out: name this machine's LAN address, the one the firmware dials, with --listen ADDR[:PORT] (the port defaults to {})",
+            declared.name, declared.port
+        ));
+    }
+    if !host.is_empty() {
+        esp_ws_dut::board::split_host(&host).map_err(|e| format!("--host {e}"))?;
+    }
     // Without a port, the one the declared firmware serves on.
     let host = with_default_port(&host, declared.port);
     if args.reset && args.serial.is_none() {
@@ -408,13 +444,24 @@ fn exec_target(args: &TargetArgs) -> Result<Chosen, String> {
         args: rest.to_vec(),
         port: args.port,
     };
+    let declared = declared_profile(args)?;
+    if declared.role() == esp_ws_catalogue::Role::Client {
+        if !rest.iter().any(|a| a.contains(esp_ws_dut::exec::URI)) {
+            return Err(format!(
+                "--target exec with {}, which dials out: put {} in the program's arguments (esp-ws replaces it with the URI it listens at)",
+                declared.name,
+                esp_ws_dut::exec::URI
+            ));
+        }
+        return Ok((Arc::new(ExecTarget { cfg }), declared));
+    }
     if args.port.is_none() && cfg.fixed_port() {
         return Err(format!(
             "--target exec: the program's port is not known: put {} in its arguments (esp-ws picks a free port per instance) or give --port P",
             esp_ws_dut::exec::PORT
         ));
     }
-    Ok((Arc::new(ExecTarget { cfg }), declared_profile(args)?))
+    Ok((Arc::new(ExecTarget { cfg }), declared))
 }
 
 /// Finds QEMU, then builds or checks the flash image.
@@ -515,6 +562,17 @@ pub fn prepare(t: &TargetArgs, update: snapshot::Update) -> Result<Prepared, Exi
         TargetKind::Board => board_target(t),
     };
     let (target, firmware) = chosen.map_err(usage)?;
+    let listen = match &t.listen {
+        None => None,
+        Some(s) => {
+            // Without a port: the profile's where the firmware's own
+            // configuration fixes it (QEMU, a board), else a free one.
+            let default_port = target
+                .listen_default(firmware.port)
+                .map_or(firmware.port, |a| a.port());
+            Some(parse_listen(s, default_port).map_err(usage)?)
+        }
+    };
     let ready_markers = if t.ready.is_empty() {
         esp_ws_runner::ready_markers(firmware)
     } else {
@@ -565,6 +623,7 @@ pub fn prepare(t: &TargetArgs, update: snapshot::Update) -> Result<Prepared, Exi
         boot_timeout: t.boot_timeout,
         impair,
         log_level: stated_level,
+        listen,
     };
     Ok(Prepared { opts, artifacts })
 }

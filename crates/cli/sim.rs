@@ -38,6 +38,15 @@ pub struct SimArgs {
     /// as init.lua, in place of the module documentation's example).
     #[arg(long, value_name = "FILE")]
     pub script: Option<std::path::PathBuf>,
+    /// For a firmware that dials out (esp-websocket-client-1.8.0): the
+    /// WebSocket server it connects to, ws://HOST:PORT/PATH (built in as
+    /// its CONFIG_WEBSOCKET_URI). Required for such a firmware.
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
+    /// For a client example: destroy the client no earlier than SECONDS
+    /// after boot (default: as shipped, right after its last send).
+    #[arg(long, value_name = "SECONDS")]
+    pub destroy_after: Option<f64>,
     /// List the firmware profiles and exit.
     #[arg(long)]
     pub list_firmware: bool,
@@ -111,6 +120,44 @@ pub fn main(args: SimArgs) -> ExitCode {
             }
         }
     };
+    let dials_out = profile.firmware.dials_out;
+    if dials_out && args.uri.is_none() {
+        eprintln!(
+            "error: --firmware {}: this firmware dials out to a WebSocket server; give it one with --uri ws://HOST:PORT/PATH",
+            profile.name
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if !dials_out {
+        for (flag, given) in [
+            ("--uri", args.uri.is_some()),
+            ("--destroy-after", args.destroy_after.is_some()),
+        ] {
+            if given {
+                eprintln!(
+                    "error: {flag}: the {} profile serves WebSocket and dials nowhere ({flag} is for a firmware that dials out, such as esp-websocket-client-1.8.0)",
+                    profile.name
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    if let Some(uri) = &args.uri
+        && !uri.starts_with("ws://")
+    {
+        eprintln!(
+            "error: --uri {uri}: expected ws://HOST:PORT/PATH (the model speaks plain ws://)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let destroy_after = match args.destroy_after {
+        None => None,
+        Some(s) if s.is_finite() && s >= 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+        Some(s) => {
+            eprintln!("error: --destroy-after {s}: expected a number of seconds, 0 or more");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -163,6 +210,9 @@ pub fn main(args: SimArgs) -> ExitCode {
                 .map(|m| esp_ws_sim::Fault::PanicOnMessage(m.into_bytes())),
             reboot_on_panic: !args.no_reboot,
             script,
+            uri: args.uri.clone(),
+            destroy_after,
+            random_seed: None,
         };
         // The serial console: stdout, written line by line as the UART would.
         let sink = Arc::new(|b: &[u8]| {
@@ -180,7 +230,10 @@ pub fn main(args: SimArgs) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         };
-        eprintln!("esp-ws sim: listening on {}", host.local_addr());
+        match &args.uri {
+            Some(uri) if dials_out => eprintln!("esp-ws sim: the firmware dials {uri}"),
+            _ => eprintln!("esp-ws sim: listening on {}", host.local_addr()),
+        }
         // The console's receive side: stdin, as a USB-UART bridge's TX.
         let (rx_tx, mut rx_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
         std::thread::Builder::new()

@@ -118,6 +118,7 @@ pub fn sim_run_options(firmware: &str, log_colors: Option<bool>) -> esp_ws_runne
         boot_timeout: std::time::Duration::from_secs(30),
         impair: None,
         log_level: None,
+        listen: None,
     }
 }
 

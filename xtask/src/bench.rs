@@ -461,6 +461,7 @@ async fn per_call(root: &Path, out: &Path, python: &Path) -> Result<(f64, f64)> 
         boot_timeout: Duration::from_secs(30),
         impair: None,
         log_level: None,
+        listen: None,
     };
     let inst = esp_ws_runner::start_instance(&opts, "sim#1".into())
         .await

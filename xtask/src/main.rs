@@ -6,6 +6,7 @@ mod conformance;
 mod firmware;
 mod fuzz;
 mod real_firmware;
+mod real_firmware_client;
 mod snapshots;
 mod soak;
 

@@ -48,7 +48,7 @@ impl Wire for RecWire {
     }
 }
 
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if !p.exists() {
@@ -78,6 +78,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let Some(profile) = esp_ws_sim::profile::find(&args.firmware) else {
         bail!("unknown firmware profile {:?}", args.firmware);
     };
+    // A firmware that dials out: esp-ws plays the recorded server.
+    if profile.firmware.dials_out {
+        let ok = crate::real_firmware_client::run(&args.paths, profile, args.verbose)?;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let mut failed = 0;
     let files = files(&args.paths)?;
     for f in &files {

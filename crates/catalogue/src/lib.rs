@@ -53,12 +53,17 @@ pub struct Firmware {
     pub ready: &'static [&'static str],
     /// Ids of the [`KnownBug`]s it carries.
     pub known_bugs: &'static [&'static str],
-    /// The TCP port the firmware serves on: the default of a QEMU guest's
-    /// forwarded port and of a board's address.
+    /// A firmware that serves ([`Role::Server`]): the TCP port it serves
+    /// on, the default of a QEMU guest's forwarded port and of a board's
+    /// address. A firmware that dials out ([`Role::Client`]): the port
+    /// esp-ws listens on by default where the firmware's configured URI
+    /// fixes it (QEMU, a board; the simulator and a program are given a
+    /// URI with a free port).
     pub port: u16,
-    /// A WebSocket route it serves (an echo where it has one): for a
-    /// readiness handshake with a board esp-ws attaches to, and the path
-    /// `esp-ws conform` tests by default.
+    /// A firmware that serves: a WebSocket route it serves (an echo where
+    /// it has one), for a readiness handshake with a board esp-ws attaches
+    /// to, and the path `esp-ws conform` tests by default. A firmware that
+    /// dials out: the path of the URI it is given (or is configured with).
     pub ws_path: &'static str,
 }
 
@@ -98,6 +103,13 @@ const READY_NODEMCU: &[&str] = &[r"NodeMCU ESP32 build .* powered by Lua"];
 /// The netconn tutorial's profile, the default of its family.
 pub const NETCONN: &str = "netconn-hx";
 
+const ESP_WEBSOCKET_CLIENT: &str = "esp-websocket-client";
+/// The esp_websocket_client profile, the default of its family.
+pub const ESP_WEBSOCKET_CLIENT_DEFAULT: &str = "esp-websocket-client-1.8.0";
+/// The example prints `Connecting to <uri>...` (tag `websocket`) right
+/// before it starts the client (fact sheet esp-websocket-client.md §2).
+const READY_ESP_WEBSOCKET_CLIENT: &[&str] = &[r"websocket: Connecting to \S+"];
+
 /// The netconn server logs nothing (fact sheet section 9); ESP-IDF v3.0's
 /// default event handler prints the station's address, after the server
 /// task listens.
@@ -121,6 +133,12 @@ static FAMILIES: &[Family] = &[
         title: "the raw lwIP netconn WebSocket server of the ESP32 tutorials (one client, 125-byte frames)",
         role: Role::Server,
         default_firmware: NETCONN,
+    },
+    Family {
+        name: ESP_WEBSOCKET_CLIENT,
+        title: "ESP-IDF's esp_websocket_client (esp-protocols) running its example app",
+        role: Role::Client,
+        default_firmware: ESP_WEBSOCKET_CLIENT_DEFAULT,
     },
 ];
 
@@ -234,6 +252,19 @@ static FIRMWARES: &[Firmware] = &[
         ws_path: "/",
         known_bugs: &[],
     },
+    Firmware {
+        name: ESP_WEBSOCKET_CLIENT_DEFAULT,
+        family: ESP_WEBSOCKET_CLIENT,
+        release: "esp_websocket_client 1.8.0 (esp-protocols) on ESP-IDF v5.5.5",
+        summary: "the component's example app dialling out: a TEXT, a fragmented TEXT and BINARY, keep-alive PINGs every 10 s, reconnect after 10 s, destroy about 3 s after connecting",
+        ready: READY_ESP_WEBSOCKET_CLIENT,
+        // A QEMU or board build of the example is configured with
+        // CONFIG_WEBSOCKET_URI; esp-ws listens there on this port by
+        // default (the recorded sessions used 18080).
+        port: 18080,
+        ws_path: "/",
+        known_bugs: &[],
+    },
 ];
 
 const PONG_DESYNC: &str = "esp-idf#18227";
@@ -283,6 +314,12 @@ static KNOWN_BUGS: &[KnownBug] = &[
 /// Every family.
 pub fn families() -> &'static [Family] {
     FAMILIES
+}
+
+/// The firmware profiles that serve WebSocket (what `esp-ws conform` and
+/// client-role scenarios test).
+pub fn servers() -> impl Iterator<Item = &'static Firmware> {
+    FIRMWARES.iter().filter(|f| f.role() == Role::Server)
 }
 
 /// Every firmware profile, the default first.
@@ -362,6 +399,11 @@ impl Firmware {
         (self.family().default_firmware != self.name).then_some(self.name)
     }
 
+    /// Which side the firmware plays: its family's role.
+    pub fn role(&self) -> Role {
+        self.family().role
+    }
+
     pub fn has_known_bug(&self, id: &str) -> bool {
         self.known_bugs.contains(&id)
     }
@@ -395,6 +437,17 @@ mod tests {
             assert_eq!(d.family, fam.name);
         }
         assert_eq!(firmwares()[0].name, DEFAULT);
+    }
+
+    #[test]
+    fn the_client_profile_comes_last() {
+        let names: Vec<&str> = firmwares().iter().map(|f| f.name).collect();
+        assert_eq!(names.last(), Some(&"esp-websocket-client-1.8.0"));
+        let client = find("esp-websocket-client-1.8.0").unwrap();
+        assert_eq!(client.role(), Role::Client);
+        assert_eq!(client.snapshot_suffix(), None);
+        assert!(servers().all(|f| f.role() == Role::Server));
+        assert_eq!(servers().count(), firmwares().len() - 1);
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! One scripted client connection: raw bytes out (in chunks, with delays),
-//! an HTTP response and WebSocket frames in, and exactly how the peer closed
-//! (FIN or RST). It never validates or repairs what it sends or receives:
-//! the point is to see what the server does with anything.
+//! One scripted connection: raw bytes out (in chunks, with delays), an HTTP
+//! response (or, on a connection esp-ws accepted as the server, a request)
+//! and WebSocket frames in, and exactly how the peer closed (FIN or RST). It
+//! never validates or repairs what it sends or receives: the point is to see
+//! what the peer does with anything.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use esp_ws_frame::{DecodeError, Decoder, Frame, Response, ResponseParse};
+use esp_ws_frame::{DecodeError, Decoder, Frame, Request, RequestParse, Response, ResponseParse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -35,6 +36,21 @@ pub enum ResponseEvent {
     Response(Response),
     /// The connection closed before a complete response; `partial` holds
     /// whatever bytes came first.
+    Closed {
+        how: Closed,
+        partial: Vec<u8>,
+    },
+    /// Nothing complete before the deadline.
+    Timeout {
+        partial: Vec<u8>,
+    },
+}
+
+/// What arrived while waiting for a client's request (server side).
+#[derive(Debug)]
+pub enum RequestEvent {
+    Request(Request),
+    /// The connection closed before a complete request head.
     Closed {
         how: Closed,
         partial: Vec<u8>,
@@ -107,6 +123,23 @@ impl Connection {
         Ok(Connection {
             stream: Some(stream),
             peer: addr,
+            inbox: Vec::new(),
+            decoder: Decoder::new(MAX_FRAME),
+            handshake_done: false,
+            closed: None,
+            bytes_in: 0,
+            bytes_out: 0,
+        })
+    }
+
+    /// A connection esp-ws accepted, playing the server: the first thing
+    /// to read is the client's request ([`Connection::read_request`]).
+    pub fn accepted(stream: TcpStream) -> std::io::Result<Connection> {
+        let peer = stream.peer_addr()?;
+        let _ = stream.set_nodelay(true);
+        Ok(Connection {
+            stream: Some(stream),
+            peer,
             inbox: Vec::new(),
             decoder: Decoder::new(MAX_FRAME),
             handshake_done: false,
@@ -222,6 +255,41 @@ impl Connection {
             }
             if !self.fill(deadline).await? {
                 return Ok(ResponseEvent::Timeout {
+                    partial: self.inbox.clone(),
+                });
+            }
+        }
+    }
+
+    /// Waits for the client's request head (server side). Whatever follows
+    /// the head is read as WebSocket frames from then on: a client sends
+    /// frames only after the answer, whatever the answer was.
+    pub async fn read_request(&mut self, deadline: Instant) -> std::io::Result<RequestEvent> {
+        loop {
+            match esp_ws_frame::parse_request(&self.inbox) {
+                Ok(RequestParse::Complete { request, head_len }) => {
+                    let rest = self.inbox.split_off(head_len.min(self.inbox.len()));
+                    self.inbox.clear();
+                    self.handshake_done = true;
+                    self.decoder.push(&rest);
+                    return Ok(RequestEvent::Request(request));
+                }
+                Ok(RequestParse::Incomplete) => {}
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        e.to_string(),
+                    ));
+                }
+            }
+            if let Some(how) = self.closed {
+                return Ok(RequestEvent::Closed {
+                    how,
+                    partial: std::mem::take(&mut self.inbox),
+                });
+            }
+            if !self.fill(deadline).await? {
+                return Ok(RequestEvent::Timeout {
                     partial: self.inbox.clone(),
                 });
             }

@@ -31,6 +31,7 @@ fn options(profile: &str, jobs: usize) -> RunOptions {
         boot_timeout: Duration::from_secs(30),
         impair: None,
         log_level: None,
+        listen: None,
     }
 }
 

@@ -279,12 +279,22 @@ impl Target for BoardTarget {
         Link::Network
     }
 
+    /// A board reaches esp-ws over the network: the user names the LAN
+    /// address (`--listen`); loopback would never see it.
+    fn listen_default(&self, _firmware_port: u16) -> Option<SocketAddr> {
+        None
+    }
+
     /// Resolves the board's address, opens its serial port (if any) and,
     /// with `reset`, pulses it into a fresh boot.
     fn start(&self, ctx: StartContext) -> BoxFuture<'_, Result<Box<dyn Dut>, DutError>> {
         Box::pin(async move {
             let cfg = &self.cfg;
-            let endpoint = resolve(&cfg.host, Duration::from_secs(10)).await?;
+            // A firmware that dials out is reached at no address of its own.
+            let endpoint = match &ctx.dial {
+                Some(_) => None,
+                None => Some(resolve(&cfg.host, Duration::from_secs(10)).await?),
+            };
             let dir = crate::required_dir(&ctx, "board")?;
             let label = ctx.label;
             let serial_path = dir.join("serial.log");
@@ -317,7 +327,11 @@ impl Target for BoardTarget {
                 };
                 l.hard_reset()?;
             }
-            tracing::info!("{label}: board at {endpoint}");
+            match (endpoint, &ctx.dial) {
+                (Some(e), _) => tracing::info!("{label}: board at {e}"),
+                (None, Some(d)) => tracing::info!("{label}: a board that dials {}", d.uri),
+                (None, None) => {}
+            }
             Ok(Box::new(BoardDut {
                 label,
                 endpoint,
@@ -333,7 +347,7 @@ impl Target for BoardTarget {
 
 struct BoardDut {
     label: String,
-    endpoint: SocketAddr,
+    endpoint: Option<SocketAddr>,
     serial: SerialLog,
     dir: PathBuf,
     /// It was reset, so it boots now; otherwise esp-ws attached to it.
@@ -348,7 +362,7 @@ impl Dut for BoardDut {
     }
 
     fn endpoint(&self) -> Option<SocketAddr> {
-        Some(self.endpoint)
+        self.endpoint
     }
 
     fn serial(&self) -> &SerialLog {

@@ -31,9 +31,14 @@ pub struct ExecConfig {
 
 impl ExecConfig {
     /// The port is fixed (given, or not passed to the program at all): then
-    /// every instance would serve on it, so there can be only one.
+    /// every instance would serve on it, so there can be only one. A
+    /// program given [`URI`] dials out and serves no port.
     pub fn fixed_port(&self) -> bool {
-        self.port.is_some() || !self.args.iter().any(|a| a.contains(PORT))
+        self.port.is_some()
+            || !self
+                .args
+                .iter()
+                .any(|a| a.contains(PORT) || a.contains(URI))
     }
 }
 

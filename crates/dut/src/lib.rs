@@ -61,6 +61,22 @@ pub trait Target: Send + Sync {
         Link::Loopback
     }
 
+    /// For a firmware that dials out: where esp-ws listens for it unless
+    /// the user says (`None`: the user must say, e.g. a board's LAN
+    /// address). `firmware_port` is the profile's port, for a firmware
+    /// whose configured URI fixes it. The default: loopback, a free port
+    /// (the firmware is given the URI when it starts).
+    fn listen_default(&self, firmware_port: u16) -> Option<SocketAddr> {
+        let _ = firmware_port;
+        Some(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// For a firmware that dials out: the `host:port` it reaches esp-ws
+    /// at, listening on `addr` (the default: `addr` itself).
+    fn dial_host(&self, addr: SocketAddr) -> String {
+        addr.to_string()
+    }
+
     /// Starts one instance. It is not ready yet: the runner waits as
     /// [`Dut::readiness`] says.
     fn start(&self, ctx: StartContext) -> BoxFuture<'_, Result<Box<dyn Dut>, DutError>>;
@@ -136,7 +152,9 @@ pub enum Settled {
 /// What a client has written on one connection, for [`Dut::sync`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sent {
-    /// The client's end of the connection.
+    /// The client's end of the connection (for a connection the firmware
+    /// dialed, where esp-ws is the server: the firmware's end, the address
+    /// the server's `accept()` reported).
     pub from: std::net::SocketAddr,
     /// Bytes written on it so far.
     pub bytes: u64,

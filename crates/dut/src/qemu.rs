@@ -479,6 +479,19 @@ impl crate::Target for QemuTarget {
         format!("QEMU ({})", self.cfg.binary.path.display())
     }
 
+    /// The guest's URI is built into its flash image (e.g. the example's
+    /// CONFIG_WEBSOCKET_URI), so the port is the profile's: esp-ws listens
+    /// on the host's loopback there, which slirp's gateway reaches.
+    fn listen_default(&self, firmware_port: u16) -> Option<SocketAddr> {
+        Some(SocketAddr::from(([127, 0, 0, 1], firmware_port)))
+    }
+
+    /// A guest reaches the host at slirp's gateway, 10.0.2.2 (user-mode
+    /// networking: nothing to forward, the host's loopback answers).
+    fn dial_host(&self, addr: SocketAddr) -> String {
+        format!("10.0.2.2:{}", addr.port())
+    }
+
     /// Boots a copy of the flash image, with a fresh eFuse file, the
     /// firmware's port forwarded to a free loopback port and a QMP socket.
     fn start(

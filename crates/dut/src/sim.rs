@@ -55,6 +55,13 @@ pub struct SimOptions {
     pub net: esp_ws_sim::NetIdentity,
     /// A script for a firmware that runs one (NodeMCU's init.lua).
     pub script: Option<Vec<u8>>,
+    /// The server a firmware that dials out connects to (set by
+    /// [`SimTarget`] from `StartContext::dial`).
+    pub uri: Option<String>,
+    /// When a client example destroys its client, counted from boot.
+    pub destroy_after: Option<Duration>,
+    /// Seeds the chip's random numbers (keys, masks): tests.
+    pub random_seed: Option<u64>,
 }
 
 impl SimOptions {
@@ -71,6 +78,9 @@ impl SimOptions {
             network: Default::default(),
             net: Default::default(),
             script: None,
+            uri: None,
+            destroy_after: None,
+            random_seed: None,
         }
     }
 }
@@ -133,6 +143,9 @@ impl Delivered {
 #[derive(Default)]
 struct ConnTable {
     writers: Mutex<HashMap<ConnId, mpsc::UnboundedSender<WireCmd>>>,
+    /// What opens the connections the firmware dials (set once the chip is
+    /// powered on: it needs the chip's lwIP).
+    dialer: std::sync::OnceLock<Dialer>,
     /// What the firmware put on the wire that the host has not carried out
     /// yet: a firmware that is idle has not finished until its bytes and
     /// closes are on the sockets.
@@ -181,6 +194,91 @@ impl Wire for ConnTable {
             self.queue(&tx, WireCmd::Close { reset });
         }
     }
+    fn connect(&self, conn: ConnId, host: &str, port: u16) -> bool {
+        let Some(dialer) = self.dialer.get() else {
+            return false;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.writers.lock().unwrap().insert(conn, tx);
+        let task = dialer
+            .runtime
+            .spawn(dial(dialer.clone(), conn, format!("{host}:{port}"), rx));
+        let mut t = dialer.tasks.lock().unwrap();
+        t.retain(|h| !h.is_finished());
+        t.push(task);
+        true
+    }
+}
+
+/// How long the host tries to open a connection the firmware dials before
+/// it reports the peer unreachable (lwIP would retry its SYN for longer;
+/// a firmware that connects with a timeout gives up first anyway).
+const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the host needs to open the firmware's outbound connections.
+#[derive(Clone)]
+struct Dialer {
+    runtime: tokio::runtime::Handle,
+    /// The chip's lwIP, once it is powered on (its firmware may dial
+    /// before `power_on` has returned).
+    lwip: tokio::sync::watch::Receiver<Option<Arc<Lwip>>>,
+    table: std::sync::Weak<ConnTable>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    delivered: Arc<Delivered>,
+}
+
+/// Opens a real TCP connection for the firmware's `connect()` and then
+/// serves it as an accepted one. The firmware may give up first (its
+/// `close` arrives as a command): the attempt is dropped then.
+async fn dial(dialer: Dialer, id: ConnId, addr: String, mut rx: mpsc::UnboundedReceiver<WireCmd>) {
+    let Some(table) = dialer.table.upgrade() else {
+        return;
+    };
+    let mut lwip = dialer.lwip.clone();
+    let Ok(lwip) = lwip.wait_for(Option::is_some).await.map(|l| l.clone()) else {
+        return;
+    };
+    let Some(lwip) = lwip.as_ref() else {
+        return;
+    };
+    let opened = tokio::select! {
+        r = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(&addr)) => r.ok().and_then(Result::ok),
+        // The firmware gave up (or the chip reset): the command is the
+        // only one this connection will get.
+        _ = rx.recv() => {
+            table.done(1);
+            return;
+        }
+    };
+    let Some(stream) = opened else {
+        table.writers.lock().unwrap().remove(&id);
+        lwip.host_refused(id);
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    // The firmware's end, which the peer's accept() reported.
+    let Ok(local) = stream.local_addr() else {
+        table.writers.lock().unwrap().remove(&id);
+        lwip.host_refused(id);
+        return;
+    };
+    if !lwip.host_connected(id) {
+        // Too late: the firmware no longer waits. Its close (queued for
+        // this connection) is dropped with the receiver.
+        table.writers.lock().unwrap().remove(&id);
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        drop(stream);
+        rx.close();
+        let mut dropped = 0;
+        while rx.try_recv().is_ok() {
+            dropped += 1;
+        }
+        table.done(dropped);
+        return;
+    }
+    let delivered = dialer.delivered.clone();
+    serve_conn(stream, id, lwip, &table, rx, |n| delivered.add(local, n)).await;
+    delivered.ended(local);
 }
 
 pub struct SimHost {
@@ -188,7 +286,9 @@ pub struct SimHost {
     uart_rx: Arc<esp_ws_sim::chip::UartRx>,
     lwip: Arc<Lwip>,
     addr: SocketAddr,
-    accept_task: JoinHandle<()>,
+    /// The firmware dials out (see [`SimHost::settle`]).
+    dials_out: bool,
+    accept_task: Option<JoinHandle<()>>,
     conn_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     delivered: Arc<Delivered>,
     table: Arc<ConnTable>,
@@ -197,8 +297,17 @@ pub struct SimHost {
 impl SimHost {
     /// Binds the listener, powers the chip on and starts serving.
     pub async fn start(opts: SimOptions, serial: SerialSink) -> std::io::Result<SimHost> {
-        let listener = TcpListener::bind(opts.bind).await?;
-        let addr = listener.local_addr()?;
+        // A firmware that dials out serves nothing: no listener.
+        let dials_out = opts.profile.firmware.dials_out;
+        let listener = if dials_out {
+            None
+        } else {
+            Some(TcpListener::bind(opts.bind).await?)
+        };
+        let addr = match &listener {
+            Some(l) => l.local_addr()?,
+            None => opts.bind,
+        };
         let table = Arc::new(ConnTable::default());
         let mut cfg = SimConfig::new(opts.profile.clone());
         cfg.log_level = opts.log_level;
@@ -208,26 +317,41 @@ impl SimHost {
         cfg.network = opts.network;
         cfg.net = opts.net.clone();
         cfg.script = opts.script.clone();
+        cfg.uri = opts.uri.clone();
+        cfg.destroy_after = opts.destroy_after;
+        cfg.random_seed = opts.random_seed;
         let uart_rx = cfg.uart_rx.clone();
+        let conn_tasks = Arc::new(Mutex::new(Vec::new()));
+        let delivered = Arc::new(Delivered::default());
+        let (lwip_ready, lwip_rx) = tokio::sync::watch::channel(None);
+        let _ = table.dialer.set(Dialer {
+            runtime: tokio::runtime::Handle::current(),
+            lwip: lwip_rx,
+            table: Arc::downgrade(&table),
+            tasks: conn_tasks.clone(),
+            delivered: delivered.clone(),
+        });
         let wire: Arc<dyn Wire> = table.clone();
         let chip = tokio::task::spawn_blocking(move || Simulator::power_on(cfg, serial, wire))
             .await
             .map_err(std::io::Error::other)?;
         let lwip = chip.lwip();
-        let conn_tasks = Arc::new(Mutex::new(Vec::new()));
-        let delivered = Arc::new(Delivered::default());
-        let accept_task = tokio::spawn(accept_loop(
-            listener,
-            lwip.clone(),
-            table.clone(),
-            conn_tasks.clone(),
-            delivered.clone(),
-        ));
+        let _ = lwip_ready.send(Some(lwip.clone()));
+        let accept_task = listener.map(|listener| {
+            tokio::spawn(accept_loop(
+                listener,
+                lwip.clone(),
+                table.clone(),
+                conn_tasks.clone(),
+                delivered.clone(),
+            ))
+        });
         Ok(SimHost {
             chip: Some(chip),
             uart_rx,
             lwip,
             addr,
+            dials_out,
             accept_task,
             conn_tasks,
             delivered,
@@ -235,6 +359,8 @@ impl SimHost {
         })
     }
 
+    /// Where the firmware serves (for a firmware that dials out, which
+    /// serves nothing: the address it was given to bind).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -261,13 +387,24 @@ impl SimHost {
 
     /// Waits until the firmware has closed every connection and has nothing
     /// left to do, at most `max`. Returns false on timeout.
+    ///
+    /// A firmware that dials out always has time running (its read poll,
+    /// the wait before a reconnect, its keep-alive): it has settled when
+    /// every task waits, for the network or for time, with nothing handed
+    /// over between tasks (`Rest::AwaitingInput`), not only once nothing
+    /// at all will happen (which for a client that reconnects is never).
     pub async fn settle(&self, max: Duration) -> bool {
         let lwip = self.lwip.clone();
         let deadline = tokio::time::Instant::now() + max;
+        let rest_kind = if self.dials_out {
+            esp_ws_sim::Rest::AwaitingInput
+        } else {
+            esp_ws_sim::Rest::Idle
+        };
         loop {
             if lwip.open_connections().is_empty() {
                 let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
-                return self.wait_idle(rest).await;
+                return self.wait_rest(rest, rest_kind).await;
             }
             if tokio::time::Instant::now() >= deadline {
                 return false;
@@ -311,7 +448,9 @@ impl SimHost {
 
     /// Powers the chip off and drops every connection.
     pub async fn stop(mut self) {
-        self.accept_task.abort();
+        if let Some(t) = &self.accept_task {
+            t.abort();
+        }
         for t in self.conn_tasks.lock().unwrap().drain(..) {
             t.abort();
         }
@@ -323,7 +462,9 @@ impl SimHost {
 
 impl Drop for SimHost {
     fn drop(&mut self) {
-        self.accept_task.abort();
+        if let Some(t) = &self.accept_task {
+            t.abort();
+        }
         for t in self.conn_tasks.lock().unwrap().drain(..) {
             t.abort();
         }
@@ -496,14 +637,30 @@ impl crate::Target for SimTarget {
     ) -> futures::future::BoxFuture<'_, Result<Box<dyn crate::Dut>, crate::DutError>> {
         Box::pin(async move {
             let label = ctx.label;
-            if ctx.dial.is_some() {
-                return Err(crate::DutError::Unsupported {
-                    label,
-                    what: format!(
-                        "the simulated firmware {} serves WebSocket; it does not dial out",
-                        self.opts.profile.name
-                    ),
-                });
+            let dials_out = self.opts.profile.firmware.dials_out;
+            let mut opts = self.opts.clone();
+            match (&ctx.dial, dials_out) {
+                (Some(_), false) => {
+                    return Err(crate::DutError::Unsupported {
+                        label,
+                        what: format!(
+                            "the simulated firmware {} serves WebSocket; it does not dial out",
+                            self.opts.profile.name
+                        ),
+                    });
+                }
+                // The server's URI is built in as CONFIG_WEBSOCKET_URI.
+                (Some(dial), true) => opts.uri = Some(dial.uri.clone()),
+                (None, true) if opts.uri.is_none() => {
+                    return Err(crate::DutError::Unsupported {
+                        label,
+                        what: format!(
+                            "the simulated firmware {} dials out to a WebSocket server; it needs the server's URI",
+                            self.opts.profile.name
+                        ),
+                    });
+                }
+                _ => {}
             }
             let serial_file = match &ctx.dir {
                 Some(d) => {
@@ -521,14 +678,13 @@ impl crate::Target for SimTarget {
                 let serial = serial.clone();
                 Arc::new(move |b: &[u8]| serial.push(b))
             };
-            let host = SimHost::start(self.opts.clone(), sink)
-                .await
-                .map_err(failed)?;
+            let host = SimHost::start(opts, sink).await.map_err(failed)?;
             Ok(Box::new(SimDut {
                 label,
                 dir: ctx.dir,
                 serial,
                 log_level: self.opts.log_level,
+                dials_out,
                 host,
             }) as Box<dyn crate::Dut>)
         })
@@ -541,6 +697,8 @@ struct SimDut {
     dir: Option<std::path::PathBuf>,
     serial: crate::SerialLog,
     log_level: Level,
+    /// The firmware dials out: it serves nothing.
+    dials_out: bool,
     host: SimHost,
 }
 
@@ -550,7 +708,7 @@ impl crate::Dut for SimDut {
     }
 
     fn endpoint(&self) -> Option<SocketAddr> {
-        Some(self.host.local_addr())
+        (!self.dials_out).then(|| self.host.local_addr())
     }
 
     fn serial(&self) -> &crate::SerialLog {

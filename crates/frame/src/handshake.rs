@@ -1,4 +1,5 @@
-//! Client side of the opening handshake (RFC 6455 §4.1–4.2).
+//! Both sides of the opening handshake (RFC 6455 §4.1–4.2): the client's
+//! request and the server's answer, built and parsed.
 //!
 //! Requests are kept as an ordered list of raw header pairs, not a map, so
 //! the harness can reproduce a browser's exact bytes, send duplicates, or
@@ -229,16 +230,7 @@ fn finish(
         version: format!("HTTP/1.{}", resp.version.unwrap_or_default()),
         status,
         reason: resp.reason.unwrap_or_default().to_string(),
-        headers: resp
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
+        headers: owned_headers(resp.headers),
         body: Vec::new(),
         head_len,
     };
@@ -262,4 +254,96 @@ fn finish(
         }
     }
     Ok(ResponseParse::Complete(r))
+}
+
+/// httparse's borrowed headers as owned pairs, in order and as spelt.
+fn owned_headers(headers: &[httparse::Header]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Result of [`parse_request`] on the bytes received so far.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RequestParse {
+    /// Keep reading.
+    Incomplete,
+    /// The head, and how many bytes it took (what follows is the client's
+    /// next data: WebSocket frames after an upgrade).
+    Complete { request: Request, head_len: usize },
+}
+
+/// Why a client's opening bytes are not an HTTP request head.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid HTTP request ({source}); received: \"{received}\"")]
+pub struct RequestError {
+    #[source]
+    pub source: httparse::Error,
+    pub received: String,
+}
+
+/// Parses a client's opening handshake request (the server side of RFC
+/// 6455 §4.2.1) from the bytes received so far: `Incomplete` until the
+/// whole head has arrived. Headers keep their order and spelling; nothing
+/// is checked beyond HTTP syntax.
+pub fn parse_request(buf: &[u8]) -> Result<RequestParse, RequestError> {
+    let mut slots = HEADERS_INITIAL;
+    loop {
+        let mut headers = vec![httparse::EMPTY_HEADER; slots];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(buf) {
+            Ok(httparse::Status::Partial) => return Ok(RequestParse::Incomplete),
+            Ok(httparse::Status::Complete(head_len)) => {
+                let request = Request {
+                    method: req.method.unwrap_or_default().to_string(),
+                    target: req.path.unwrap_or_default().to_string(),
+                    version: format!("HTTP/1.{}", req.version.unwrap_or_default()),
+                    headers: owned_headers(req.headers),
+                };
+                return Ok(RequestParse::Complete { request, head_len });
+            }
+            Err(httparse::Error::TooManyHeaders) if slots < HEADERS_MAX => slots *= 2,
+            Err(source) => {
+                return Err(RequestError {
+                    source,
+                    received: quote_received(buf),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    #[test]
+    fn a_request_head_is_read_in_order_and_the_rest_left() {
+        let bytes = b"GET /x HTTP/1.1\r\nConnection: Upgrade\r\nHost: h:1\r\n\r\n\x81\x80";
+        assert_eq!(
+            parse_request(&bytes[..20]).unwrap(),
+            RequestParse::Incomplete
+        );
+        let RequestParse::Complete { request, head_len } = parse_request(bytes).unwrap() else {
+            panic!("complete");
+        };
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.target, "/x");
+        assert_eq!(request.version, "HTTP/1.1");
+        assert_eq!(
+            request.headers,
+            vec![
+                ("Connection".to_string(), "Upgrade".to_string()),
+                ("Host".to_string(), "h:1".to_string())
+            ]
+        );
+        assert_eq!(&bytes[head_len..], b"\x81\x80");
+        assert!(parse_request(b"\x81\x80garbage\r\n\r\n").is_err());
+    }
 }

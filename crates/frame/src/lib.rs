@@ -29,7 +29,7 @@ pub use decode::{
 pub use encode::{EncodeError, FrameSpec, LengthEncoding, apply_mask, encode};
 pub use escape::escape_bytes;
 pub use handshake::{
-    HandshakeError, Request, Response, ResponseParse, WS_GUID, accept_key, key_from_nonce,
-    parse_response,
+    HandshakeError, Request, RequestError, RequestParse, Response, ResponseParse, WS_GUID,
+    accept_key, key_from_nonce, parse_request, parse_response,
 };
 pub use opcode::{Opcode, ParseOpcodeError};

@@ -67,6 +67,9 @@ pub enum RunError {
     Ended(String),
     #[error("after a reboot: {0}")]
     AfterReboot(Box<RunError>),
+    /// esp-ws cannot listen where a firmware that dials out must reach it.
+    #[error("{0}")]
+    Listen(String),
     #[error("a worker failed: {0}")]
     Worker(String),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]

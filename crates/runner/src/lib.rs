@@ -7,8 +7,10 @@
 
 pub mod artifacts;
 pub mod discover;
+pub mod echo;
 mod error;
 pub mod exec;
+pub mod listen;
 pub mod progress;
 pub mod report;
 pub mod select;
@@ -26,7 +28,10 @@ use esp_ws_scenario as sc;
 
 pub use error::RunError;
 pub use exec::{ExecOptions, ScenarioRun, StepFailure};
-pub use start::{firmware_log_level, ready_markers, recover, recover_into, start_instance};
+pub use start::{
+    Dialing, firmware_log_level, ready_markers, recover, recover_into, start_dialing,
+    start_instance,
+};
 
 /// A loaded scenario and where it came from.
 #[derive(Clone, Debug)]
@@ -56,15 +61,37 @@ pub struct RunOptions {
     /// The log level the firmware was built with, as the user states it
     /// (otherwise the target knows it, or its boot log shows it).
     pub log_level: Option<Level>,
+    /// For a firmware that dials out: where esp-ws listens (port 0: a free
+    /// one); `None`: where the target says ([`esp_ws_dut::Target::listen_default`]).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl RunOptions {
-    /// How many instances will run: `jobs`, as far as the target allows.
+    /// How many instances will run: `jobs`, as far as the target allows
+    /// (and one at a time where esp-ws listens on a fixed port for a
+    /// firmware that dials out).
     pub fn instances(&self) -> usize {
+        let fixed_listen = self.firmware.role() == esp_ws_catalogue::Role::Client
+            && self.listen_addr().is_ok_and(|a| a.port() != 0);
+        let jobs = if fixed_listen { 1 } else { self.jobs.max(1) };
         match self.target.max_instances() {
-            Some((max, _)) => self.jobs.min(max).max(1),
-            None => self.jobs.max(1),
+            Some((max, _)) => jobs.min(max).max(1),
+            None => jobs,
         }
+    }
+
+    /// Where esp-ws listens for a firmware that dials out; `Err` says why
+    /// it cannot tell.
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, String> {
+        self.listen
+            .or_else(|| self.target.listen_default(self.firmware.port))
+            .ok_or_else(|| {
+                format!(
+                    "{} dials out to esp-ws over the network, and the {} target has no address esp-ws could listen on by default: name this machine's LAN address (the one the firmware is configured to dial)",
+                    self.firmware.name,
+                    self.target.kind()
+                )
+            })
     }
 }
 
@@ -175,7 +202,6 @@ pub async fn run_one(
     } else {
         snapshot::Scope::Full
     };
-    let bug = file.scenario.known_bug(opts.firmware.name);
     let started = Instant::now();
     let log_start = inst.serial().len();
     let mut run = exec::run_scenario(&file.scenario, inst, &opts.exec).await;
@@ -194,6 +220,34 @@ pub async fn run_one(
             Err(e) => notes.push(e.to_string()),
         }
     }
+    judge(
+        file,
+        inst.label(),
+        opts,
+        run,
+        notes,
+        scope,
+        snapshot_path,
+        started,
+    )
+}
+
+/// Judges a run: snapshot, known bug, notes; writes its artifacts.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one verdict, gathered by its two callers"
+)]
+fn judge(
+    file: &ScenarioFile,
+    instance: &str,
+    opts: &RunOptions,
+    run: ScenarioRun,
+    mut notes: Vec<String>,
+    scope: snapshot::Scope,
+    snapshot_path: PathBuf,
+    started: Instant,
+) -> ScenarioResult {
+    let bug = file.scenario.known_bug(opts.firmware.name);
     if run.settled == esp_ws_dut::Settled::TimedOut {
         notes.push(format!(
             "the target had not settled {:?} after the scenario (its log slice may be cut short)",
@@ -260,7 +314,7 @@ pub async fn run_one(
         .write_scenario(file, &run, snapshot_text.as_deref());
     ScenarioResult {
         file: file.clone(),
-        instance: inst.label().to_string(),
+        instance: instance.to_string(),
         status,
         run: Some(run),
         snapshot: outcome,
@@ -280,6 +334,71 @@ pub fn display_path(p: &std::path::Path) -> String {
         .unwrap_or(p)
         .to_string_lossy()
         .replace('\\', "/")
+}
+
+/// Runs one server-role scenario on an instance of its own: esp-ws listens,
+/// starts the firmware with the address to dial, runs the steps, stops it.
+/// A firmware that dials out connects as it boots, so each scenario starts
+/// from a fresh boot (its log from the first line is the scenario's).
+pub async fn run_one_dialing(
+    file: &ScenarioFile,
+    opts: &RunOptions,
+    label: String,
+) -> Result<ScenarioResult, RunError> {
+    let suffix = opts.firmware.snapshot_suffix();
+    let snapshot_path = snapshot::path_for(&file.path, &file.scenario.name, suffix);
+    if let Some(why) = file.scenario.why_not_for(opts.firmware) {
+        return Ok(skipped(file, &label, snapshot_path, why));
+    }
+    if let Some(imp) = &opts.impair {
+        return Ok(skipped(
+            file,
+            &label,
+            snapshot_path,
+            format!(
+                "the impairment {imp} stands in front of a firmware that serves; this one dials out"
+            ),
+        ));
+    }
+    let Dialing {
+        inst,
+        listener,
+        started: boot,
+    } = start_dialing(opts, label).await?;
+    let level = firmware_log_level(&inst, opts.log_level);
+    if let Some(why) = skip_reason(file, &inst, opts, level) {
+        let label = inst.label().to_string();
+        inst.stop().await;
+        return Ok(skipped(file, &label, snapshot_path, why));
+    }
+    let scope = if inst.has_serial_log() {
+        snapshot::Scope::Full
+    } else {
+        snapshot::Scope::WireOnly
+    };
+    let started = Instant::now();
+    let run = exec::run_served(&file.scenario, &inst, &opts.exec, listener, boot).await;
+    let mut notes = Vec::new();
+    if let Some(c) = inst.crash(0)
+        && !run
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.message.starts_with(&c.what))
+    {
+        notes.push(format!("{}{}", c.what, quote(&c.lines)));
+    }
+    let label = inst.label().to_string();
+    inst.stop().await;
+    Ok(judge(
+        file,
+        &label,
+        opts,
+        run,
+        notes,
+        scope,
+        snapshot_path,
+        started,
+    ))
 }
 
 /// Runs every scenario on as many instances as [`RunOptions::instances`];
@@ -304,6 +423,23 @@ pub async fn run_all(
         let on_result = on_result.clone();
         let abort = abort.clone();
         let label = format!("{}#{}", opts.target.kind(), j + 1);
+        if opts.firmware.role() == esp_ws_catalogue::Role::Client {
+            // A firmware that dials out: an instance per scenario.
+            workers.push(tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap().pop_front();
+                    let Some((i, file)) = next else {
+                        break;
+                    };
+                    let r = run_one_dialing(&file, &opts, label.clone()).await?;
+                    on_result(&r);
+                    done.push((i, r));
+                }
+                Ok::<_, RunError>(done)
+            }));
+            continue;
+        }
         workers.push(tokio::spawn(async move {
             let inst = start_instance(&opts, label).await?;
             let level = firmware_log_level(&inst, opts.log_level);

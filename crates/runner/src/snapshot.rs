@@ -60,7 +60,11 @@ pub fn log_lines(scenario: &sc::Scenario, run: &ScenarioRun, n: &Normalizer) -> 
 pub fn contents(scenario: &sc::Scenario, run: &ScenarioRun) -> Result<String, BadRule> {
     let n = normalizer(scenario, run)?;
     let mut out = String::new();
-    out.push_str("wire (as seen by the client):\n");
+    // `>` is what esp-ws sent, `<` what the firmware sent, in either role.
+    out.push_str(match scenario.role {
+        sc::Role::Client => "wire (as seen by the client):\n",
+        sc::Role::Server => "wire (as seen by the server):\n",
+    });
     for e in &run.transcript.events {
         out.push_str(&format!("  {} {} {}\n", e.conn, e.dir, n.apply(&e.text)));
     }

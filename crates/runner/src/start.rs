@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::progress::{Progress, Wait};
-use esp_ws_dut::{Instance, Level, Readiness, StartContext, panic_marker};
+use esp_ws_dut::{Dial, Instance, Level, Readiness, StartContext, panic_marker};
 
 use crate::{RunError, RunOptions};
 
@@ -72,6 +72,63 @@ pub async fn start_instance(opts: &RunOptions, label: String) -> Result<Instance
     // scenario.
     inst.settle(opts.exec.settle_max).await;
     Ok(inst)
+}
+
+/// An instance of a firmware that dials out, and where it dials.
+pub struct Dialing {
+    pub inst: Instance,
+    /// Where esp-ws listens for it.
+    pub listener: crate::listen::Listener,
+    /// When esp-ws started it.
+    pub started: tokio::time::Instant,
+}
+
+/// Starts an instance of a firmware that dials out: binds the listener
+/// ([`RunOptions::listen_addr`]), starts the firmware with the URI to dial
+/// (`ws://HOST:PORT/PATH`, the host as the target reaches this machine,
+/// the profile's path) and waits for its ready lines. Connections that
+/// arrive meanwhile wait in the listener, stamped with their arrival.
+pub async fn start_dialing(opts: &RunOptions, label: String) -> Result<Dialing, RunError> {
+    let addr = opts.listen_addr().map_err(RunError::Listen)?;
+    let listener = crate::listen::Listener::bind(addr).await.map_err(|e| {
+        RunError::Listen(format!(
+            "{label}: cannot listen on {addr} for {} to dial: {e}",
+            opts.firmware.name
+        ))
+    })?;
+    let bound = listener.local_addr();
+    let uri = format!(
+        "ws://{}{}",
+        opts.target.dial_host(bound),
+        opts.firmware.ws_path
+    );
+    tracing::info!("{label}: listening on {bound}; the firmware dials {uri}");
+    let ctx = StartContext {
+        dir: opts.artifacts.instance_dir(&label),
+        label: label.clone(),
+        dial: Some(Dial { addr: bound, uri }),
+    };
+    let started = tokio::time::Instant::now();
+    let inst = Instance::new(opts.target.start(ctx).await?);
+    let deadline = tokio::time::Instant::now() + opts.boot_timeout;
+    let progress = &opts.exec.progress;
+    progress.waiting(&label, || Wait::new("booting"));
+    // A board esp-ws attaches to is running already: it dials when it
+    // dials. Otherwise the boot log says when the firmware is up.
+    let ready = match inst.readiness() {
+        Readiness::Handshake => Ok(()),
+        Readiness::BootLog { .. } => wait_ready(&inst, opts, 0, deadline, Some(progress)).await,
+    };
+    progress.done(&label);
+    if let Err(err) = ready {
+        inst.stop().await;
+        return Err(err);
+    }
+    Ok(Dialing {
+        inst,
+        listener,
+        started,
+    })
 }
 
 /// The log level the firmware logs at: what the target knows, else what

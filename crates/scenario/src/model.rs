@@ -17,6 +17,9 @@ use serde::Deserialize;
 pub const STEP_KINDS: &[&str] = &[
     "open",
     "expect_response",
+    "expect_connect",
+    "expect_request",
+    "accept",
     "send",
     "send_raw",
     "expect_frame",
@@ -24,9 +27,52 @@ pub const STEP_KINDS: &[&str] = &[
     "expect_no_frame",
     "expect_closed",
     "close",
+    "drop",
+    "silence",
     "expect_log",
     "sleep",
 ];
+
+/// Step kinds only a client-role scenario has (esp-ws dials the firmware).
+pub const CLIENT_STEP_KINDS: &[&str] = &["open", "expect_response", "close"];
+
+/// Step kinds only a server-role scenario has (the firmware dials esp-ws).
+pub const SERVER_STEP_KINDS: &[&str] = &[
+    "expect_connect",
+    "expect_request",
+    "accept",
+    "drop",
+    "silence",
+];
+
+/// The side esp-ws plays in a scenario (`role` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// esp-ws dials the firmware, which serves WebSocket (the default).
+    #[default]
+    Client,
+    /// esp-ws listens and the firmware dials it: esp-ws plays the server.
+    Server,
+}
+
+impl Role {
+    /// The spelling in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+
+    /// The role the firmware must play opposite esp-ws.
+    pub fn firmware_role(self) -> esp_ws_catalogue::Role {
+        match self {
+            Role::Client => esp_ws_catalogue::Role::Server,
+            Role::Server => esp_ws_catalogue::Role::Client,
+        }
+    }
+}
 
 /// A loaded, validated scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +80,8 @@ pub struct Scenario {
     /// `name` from the file, or the file stem.
     pub name: String,
     pub description: Option<String>,
+    /// The side esp-ws plays (`role`, default client).
+    pub role: Role,
     /// Default timeout of every waiting step (`timeout_ms`, default 2000 ms).
     pub timeout: Duration,
     /// Level of the serial-log snapshot.
@@ -57,9 +105,12 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Does the scenario apply to this firmware profile? (Its `firmware`
-    /// list, else its family.)
+    /// Does the scenario apply to this firmware profile? (The firmware must
+    /// play the other side; then its `firmware` list, else its family.)
     pub fn applies_to(&self, firmware: &esp_ws_catalogue::Firmware) -> bool {
+        if firmware.role() != self.role.firmware_role() {
+            return false;
+        }
         match (&self.firmware, &self.family) {
             (Some(list), _) => list.iter().any(|f| f == firmware.name),
             (None, Some(family)) => family == firmware.family,
@@ -71,6 +122,18 @@ impl Scenario {
     pub fn why_not_for(&self, firmware: &esp_ws_catalogue::Firmware) -> Option<String> {
         if self.applies_to(firmware) {
             return None;
+        }
+        if firmware.role() != self.role.firmware_role() {
+            return Some(match self.role {
+                Role::Server => format!(
+                    "esp-ws plays the server in it, and {} serves WebSocket itself",
+                    firmware.name
+                ),
+                Role::Client => format!(
+                    "esp-ws plays the client in it, and {} dials out",
+                    firmware.name
+                ),
+            });
         }
         Some(match (&self.firmware, &self.family) {
             (Some(list), _) => format!("only for firmware {}", list.join(", ")),
@@ -131,13 +194,12 @@ pub struct Step {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a scenario has tens of steps; boxing `Open` would only complicate matching"
-)]
 pub enum StepKind {
     Open(Open),
     ExpectResponse(ExpectResponse),
+    ExpectConnect(ExpectConnect),
+    ExpectRequest(ExpectRequest),
+    Accept(Accept),
     Send(Send),
     SendRaw(SendRaw),
     ExpectFrame(ExpectFrame),
@@ -145,6 +207,8 @@ pub enum StepKind {
     ExpectNoFrame(ExpectNoFrame),
     ExpectClosed(ExpectClosed),
     Close(Close),
+    Drop(DropConnection),
+    Silence(Silence),
     ExpectLog(ExpectLog),
     Sleep(Sleep),
 }
@@ -155,6 +219,9 @@ impl StepKind {
         match self {
             StepKind::Open(_) => "open",
             StepKind::ExpectResponse(_) => "expect_response",
+            StepKind::ExpectConnect(_) => "expect_connect",
+            StepKind::ExpectRequest(_) => "expect_request",
+            StepKind::Accept(_) => "accept",
             StepKind::Send(_) => "send",
             StepKind::SendRaw(_) => "send_raw",
             StepKind::ExpectFrame(_) => "expect_frame",
@@ -162,6 +229,8 @@ impl StepKind {
             StepKind::ExpectNoFrame(_) => "expect_no_frame",
             StepKind::ExpectClosed(_) => "expect_closed",
             StepKind::Close(_) => "close",
+            StepKind::Drop(_) => "drop",
+            StepKind::Silence(_) => "silence",
             StepKind::ExpectLog(_) => "expect_log",
             StepKind::Sleep(_) => "sleep",
         }
@@ -172,6 +241,9 @@ impl StepKind {
         match self {
             StepKind::Open(s) => Some(&s.conn),
             StepKind::ExpectResponse(s) => Some(&s.conn),
+            StepKind::ExpectConnect(s) => Some(&s.conn),
+            StepKind::ExpectRequest(s) => Some(&s.conn),
+            StepKind::Accept(s) => Some(&s.conn),
             StepKind::Send(s) => Some(&s.conn),
             StepKind::SendRaw(s) => Some(&s.conn),
             StepKind::ExpectFrame(s) => Some(&s.conn),
@@ -179,6 +251,8 @@ impl StepKind {
             StepKind::ExpectNoFrame(s) => Some(&s.conn),
             StepKind::ExpectClosed(s) => Some(&s.conn),
             StepKind::Close(s) => Some(&s.conn),
+            StepKind::Drop(s) => Some(&s.conn),
+            StepKind::Silence(s) => Some(&s.conn),
             StepKind::ExpectLog(_) | StepKind::Sleep(_) => None,
         }
     }
@@ -188,6 +262,8 @@ impl StepKind {
         match self {
             StepKind::Open(s) => s.timeout,
             StepKind::ExpectResponse(s) => s.timeout,
+            StepKind::ExpectConnect(s) => s.timeout,
+            StepKind::ExpectRequest(s) => s.timeout,
             StepKind::ExpectFrame(s) => s.timeout,
             StepKind::ExpectClose(s) => s.timeout,
             StepKind::ExpectClosed(s) => s.timeout,
@@ -196,6 +272,9 @@ impl StepKind {
             | StepKind::SendRaw(_)
             | StepKind::ExpectNoFrame(_)
             | StepKind::Close(_)
+            | StepKind::Accept(_)
+            | StepKind::Drop(_)
+            | StepKind::Silence(_)
             | StepKind::Sleep(_) => None,
         }
     }
@@ -263,18 +342,7 @@ impl HttpRequest {
                 self.subprotocols.join(", "),
             ));
         }
-        for (name, value) in &self.headers {
-            match value {
-                None => list.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
-                Some(template) => {
-                    let value = crate::substitute(template, vars)?;
-                    match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                        Some(slot) => *slot = (name.clone(), value),
-                        None => list.push((name.clone(), value)),
-                    }
-                }
-            }
-        }
+        override_headers(&mut list, &self.headers, vars)?;
         Ok(list)
     }
 }
@@ -412,6 +480,12 @@ pub struct ExpectFrame {
     pub payload: Option<PayloadMatcher>,
     /// Exact payload length.
     pub len: Option<usize>,
+    /// The frame must (true) or must not (false) be masked; `None`: not
+    /// checked. Server role: default `Some(true)` (a client must mask).
+    pub masked: Option<bool>,
+    /// A masked frame's key must differ from every key seen before in the
+    /// scenario (server role, default true with `masked`).
+    pub fresh_mask: bool,
     pub timeout: Option<Duration>,
 }
 
@@ -470,6 +544,163 @@ pub enum CloseHow {
 pub struct Close {
     pub conn: String,
     pub how: CloseHow,
+}
+
+/// The instant an `expect_connect` window is measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// When the previous step ended (the default).
+    Previous,
+    /// When the scenario's first step began (the firmware was ready).
+    Start,
+    /// When the last connection ended: esp-ws dropped it, or saw the
+    /// client close it.
+    Disconnect,
+    /// When the step of this index (0-based, an earlier one) ended.
+    Step(usize),
+}
+
+/// `expect_connect` (server role): the firmware opens a new connection to
+/// esp-ws, inside a time window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectConnect {
+    /// The name the new connection gets (default `c1`, `c2`, … in order).
+    pub conn: String,
+    pub after: After,
+    /// The connection must arrive this long after `after`'s instant, at
+    /// least the first and at most the second. Measured, never scaled.
+    pub within: Option<(Duration, Duration)>,
+    /// Without `within`: how long to wait.
+    pub timeout: Option<Duration>,
+}
+
+/// How the expected request's headers must be ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderOrder {
+    /// The listed headers (those not `null`) appear in the listed order;
+    /// others may come between them (the default).
+    #[default]
+    Listed,
+    /// The request has exactly the listed headers, in the listed order.
+    Exact,
+    /// The order is not checked.
+    Any,
+}
+
+/// `expect_request` (server role): the client's opening handshake request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectRequest {
+    pub conn: String,
+    /// The method (default not checked).
+    pub method: Option<Matcher>,
+    /// The request target.
+    pub path: Option<Matcher>,
+    /// Header name (compare case-insensitively) to a matcher, or `None`:
+    /// the header must be absent. Names are unique case-insensitively.
+    pub headers: IndexMap<String, Option<Matcher>>,
+    pub order: HeaderOrder,
+    /// Sec-WebSocket-Key is base64 of 16 bytes and differs from every key
+    /// seen earlier in the scenario.
+    pub fresh_key: bool,
+    pub timeout: Option<Duration>,
+}
+
+/// What `accept` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// An HTTP answer.
+    Http(HttpAnswer),
+    /// Nothing at all (the client's handshake timeout).
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    pub status: u16,
+    /// The reason phrase (default: the status's usual one).
+    pub reason: Option<String>,
+    /// Overrides applied in order to the default headers (101: `Upgrade:
+    /// websocket`, `Connection: Upgrade`, `Sec-WebSocket-Accept: <the
+    /// correct value>`; others: `Content-Type: text/plain`,
+    /// `Content-Length: <body length>`): `Some` replaces in place (keeping
+    /// the override's spelling) or appends, `None` removes. Templates.
+    pub headers: IndexMap<String, Option<String>>,
+    /// The body (a template).
+    pub body: String,
+    /// Frames written in the same write as the answer, after it.
+    pub frames: Vec<Send>,
+}
+
+/// `accept` (server role): answer the client's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accept {
+    pub conn: String,
+    pub answer: Answer,
+    /// Waited before answering.
+    pub delay: Duration,
+    pub write: WriteOpts,
+}
+
+impl HttpAnswer {
+    /// The answer's header lines, in order, with variables substituted;
+    /// `accept` is the correct Sec-WebSocket-Accept for the request.
+    pub fn header_list(
+        &self,
+        accept: &str,
+        vars: &HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let body = crate::substitute(&self.body, vars)?;
+        let mut list: Vec<(String, String)> = if self.status == 101 {
+            vec![
+                ("Upgrade".into(), "websocket".into()),
+                ("Connection".into(), "Upgrade".into()),
+                ("Sec-WebSocket-Accept".into(), accept.into()),
+            ]
+        } else {
+            vec![
+                ("Content-Type".into(), "text/plain".into()),
+                ("Content-Length".into(), body.len().to_string()),
+            ]
+        };
+        override_headers(&mut list, &self.headers, vars)?;
+        Ok(list)
+    }
+
+    /// The reason phrase sent.
+    pub fn reason_phrase(&self) -> &str {
+        if let Some(r) = &self.reason {
+            return r;
+        }
+        match self.status {
+            101 => "Switching Protocols",
+            200 => "OK",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            426 => "Upgrade Required",
+            500 => "Internal Server Error",
+            503 => "Service Unavailable",
+            _ => "Status",
+        }
+    }
+}
+
+/// `drop` (server role): esp-ws closes the TCP connection, without a CLOSE
+/// frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropConnection {
+    pub conn: String,
+    pub how: CloseHow,
+}
+
+/// `silence` (server role): esp-ws sends nothing on `conn` for `duration`,
+/// and nothing may arrive on it (no byte, no close).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence {
+    pub conn: String,
+    pub duration: Duration,
 }
 
 /// ESP-IDF log levels, most severe first: the log crate's.
@@ -551,6 +782,30 @@ impl WriteOpts {
 
 /// `sleep`, `expect_no_frame` and friends take durations in this range (ms).
 pub(crate) const MAX_MS: i64 = 600_000;
+
+/// Applies header overrides in order to a default header list: `None`
+/// removes every header of that name, a value replaces the first one
+/// (names compared case-insensitively) or is appended. The request a client
+/// sends and the answer a server sends take overrides alike.
+fn override_headers(
+    list: &mut Vec<(String, String)>,
+    overrides: &IndexMap<String, Option<String>>,
+    vars: &HashMap<String, String>,
+) -> Result<(), String> {
+    for (name, value) in overrides {
+        match value {
+            None => list.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
+            Some(template) => {
+                let value = crate::substitute(template, vars)?;
+                match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    Some(slot) => *slot = (name.clone(), value),
+                    None => list.push((name.clone(), value)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::model::{CloseHow, ClosedHow, LengthEncoding, Level, Opcode, STEP_KINDS};
+use crate::model::{
+    CloseHow, ClosedHow, HeaderOrder, LengthEncoding, Level, Opcode, Role, STEP_KINDS,
+};
 
 /// Hex strings: pairs of hex digits; spaces, tabs and line breaks anywhere are
 /// ignored (as in `validate::decode_hex`).
@@ -71,10 +73,17 @@ object_only! {
     RawClose => "a `close` step body (an object)",
     RawExpectLog => "an `expect_log` step body (an object)",
     RawSleep => "a `sleep` step body (an object)",
+    RawExpectConnect => "an `expect_connect` step body (an object)",
+    RawExpectRequest => "an `expect_request` step body (an object)",
+    RawAnswer => "an `accept` step body (an object)",
+    RawDrop => "a `drop` step body (an object)",
+    RawSilence => "a `silence` step body (an object)",
 }
 
-/// An esp-ws scenario: a scripted WebSocket client session against an ESP32
-/// `esp_http_server`, with the frames and serial-log lines it must produce.
+/// An esp-ws scenario: a scripted WebSocket session with an ESP32 firmware,
+/// esp-ws playing the client (against a firmware that serves WebSocket) or,
+/// with `"role": "server"`, the server a firmware dials, with the frames
+/// and serial-log lines the session must produce.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
 #[schemars(title = "esp-ws scenario")]
@@ -86,6 +95,14 @@ pub(crate) struct RawScenario {
     /// Format version; must be 1.
     #[schemars(extend("const" = 1))]
     pub version: i64,
+    /// The side esp-ws plays: `client` (the default: it dials a firmware
+    /// that serves WebSocket; steps `open`, `expect_response`, `close`) or
+    /// `server` (it listens and the firmware dials it; steps
+    /// `expect_connect`, `expect_request`, `accept`, `drop`, `silence`).
+    /// `send`, `send_raw`, `expect_frame`, `expect_close`, `expect_no_frame`,
+    /// `expect_closed`, `expect_log` and `sleep` serve both. A server-role
+    /// scenario lies in the folder of a family whose firmware dials out.
+    pub role: Option<Role>,
     /// Scenario name; defaults to the file name without extension.
     pub name: Option<String>,
     pub description: Option<String>,
@@ -149,7 +166,19 @@ pub(crate) enum RawStep {
     Open(RawOpen),
     /// Check a response left for later by `open` (`"response": "later"`).
     ExpectResponse(RawExpectResponse),
-    /// Send one WebSocket frame.
+    /// Server role: the firmware opens a new connection to esp-ws, within a
+    /// time window (e.g. `{"after": "disconnect", "within_ms": [9500,
+    /// 10500]}`: it reconnects 10 s ± 0.5 s after the last connection
+    /// ended). Names the connection for the steps that follow.
+    ExpectConnect(RawExpectConnect),
+    /// Server role: the client's opening handshake request must match
+    /// (path, headers in order, a fresh Sec-WebSocket-Key).
+    ExpectRequest(RawExpectRequest),
+    /// Server role: answer the request (default: a correct 101; or another
+    /// status, wrong or extra headers, a delay, or `"none"`: no answer at
+    /// all). Reads the request first if `expect_request` did not.
+    Accept(RawAccept),
+    /// Send one WebSocket frame (server role: unmasked by default).
     Send(RawSend),
     /// Send raw bytes.
     SendRaw(RawSendRaw),
@@ -159,14 +188,45 @@ pub(crate) enum RawStep {
     ExpectClose(RawExpectClose),
     /// No frame arrives for `for_ms`.
     ExpectNoFrame(RawExpectNoFrame),
-    /// The server closes the TCP connection.
+    /// The peer closes the TCP connection (server role: the client).
     ExpectClosed(RawExpectClosed),
     /// The client closes TCP without a CLOSE frame.
     Close(RawClose),
+    /// Server role: esp-ws closes the TCP connection without a CLOSE frame
+    /// (FIN, or RST with `"how": "rst"`).
+    Drop(RawDrop),
+    /// Server role: esp-ws sends nothing on the connection for `ms`, and
+    /// nothing may arrive on it: no byte, no close (to just wait, use
+    /// `sleep`).
+    Silence(RawSilence),
     /// A serial-log line appears (or, with `not`, does not).
     ExpectLog(RawExpectLog),
     /// Pause.
     Sleep(RawSleep),
+}
+
+impl RawStep {
+    /// The step's key in the file.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            RawStep::Open(_) => "open",
+            RawStep::ExpectResponse(_) => "expect_response",
+            RawStep::ExpectConnect(_) => "expect_connect",
+            RawStep::ExpectRequest(_) => "expect_request",
+            RawStep::Accept(_) => "accept",
+            RawStep::Send(_) => "send",
+            RawStep::SendRaw(_) => "send_raw",
+            RawStep::ExpectFrame(_) => "expect_frame",
+            RawStep::ExpectClose(_) => "expect_close",
+            RawStep::ExpectNoFrame(_) => "expect_no_frame",
+            RawStep::ExpectClosed(_) => "expect_closed",
+            RawStep::Close(_) => "close",
+            RawStep::Drop(_) => "drop",
+            RawStep::Silence(_) => "silence",
+            RawStep::ExpectLog(_) => "expect_log",
+            RawStep::Sleep(_) => "sleep",
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for RawStep {
@@ -202,6 +262,11 @@ impl<'de> Visitor<'de> for StepVisitor {
         let step = match kind.as_str() {
             "open" => RawStep::Open(map.next_value()?),
             "expect_response" => RawStep::ExpectResponse(map.next_value()?),
+            "expect_connect" => RawStep::ExpectConnect(map.next_value()?),
+            "expect_request" => RawStep::ExpectRequest(map.next_value()?),
+            "accept" => RawStep::Accept(map.next_value()?),
+            "drop" => RawStep::Drop(map.next_value()?),
+            "silence" => RawStep::Silence(map.next_value()?),
             "send" => RawStep::Send(map.next_value()?),
             "send_raw" => RawStep::SendRaw(map.next_value()?),
             "expect_frame" => RawStep::ExpectFrame(map.next_value()?),
@@ -661,6 +726,14 @@ pub(crate) struct RawExpectFrame {
     pub prefix: Option<String>,
     /// Exact payload length.
     pub len: Option<u64>,
+    /// The frame must be masked (true) or not (false). Server role: default
+    /// true (RFC 6455 §5.3: a client masks every frame); client role:
+    /// unchecked unless given.
+    pub masked: Option<bool>,
+    /// Server role, with `masked`: the masking key must differ from every
+    /// key of the scenario's earlier frames (default true; a client must
+    /// pick a new unpredictable key per frame).
+    pub fresh_mask: Option<bool>,
     #[schemars(range(min = 1, max = 600_000))]
     pub timeout_ms: Option<i64>,
 }
@@ -793,6 +866,200 @@ pub(crate) struct RawExpectLog {
     /// With not: how long to keep watching, in milliseconds (default 0).
     #[schemars(range(min = 0, max = 600_000))]
     pub for_ms: Option<i64>,
+}
+
+/// The instant an `expect_connect` window counts from: an earlier step's
+/// index (0-based, as in `steps[3]`: when that step ended) or a keyword.
+#[derive(Debug, Clone)]
+pub(crate) enum RawAfter {
+    Step(i64),
+    Keyword(String),
+}
+
+impl<'de> Deserialize<'de> for RawAfter {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAfter;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "an earlier step's index (0-based) or one of \"previous\", \"start\", \"disconnect\"",
+                )
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawAfter, E> {
+                Ok(RawAfter::Keyword(s.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Step(n))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Step(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawAfter {
+    fn schema_name() -> Cow<'static, str> {
+        "After".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The instant the window counts from: \"previous\" (when the previous step ended; the default), \"start\" (when the scenario's first step began, the firmware being ready), \"disconnect\" (when the last connection ended: esp-ws dropped it or saw the client close it), or an earlier step's index (0-based, as in steps[3]: when that step ended).",
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "enum": ["previous", "start", "disconnect"]}
+            ]
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+#[schemars(rename = "ExpectConnect")]
+pub(crate) struct RawExpectConnect {
+    pub comment: Option<String>,
+    /// The new connection's name (default "c1", "c2", … in order); later
+    /// steps act on the newest connection unless they name one.
+    pub conn: Option<String>,
+    /// What `within_ms` counts from (default "previous").
+    pub after: Option<RawAfter>,
+    /// [min, max] in milliseconds: the connection must arrive at least min
+    /// and at most max after `after`'s instant, as measured (never scaled
+    /// by --timeout-scale). A connection that arrived earlier, even while
+    /// other steps ran, fails the step.
+    #[schemars(length(min = 2, max = 2), inner(range(min = 0, max = 600_000)))]
+    pub within_ms: Option<Vec<i64>>,
+    /// Without `within_ms`: how long to wait for the connection.
+    #[schemars(range(min = 1, max = 600_000))]
+    pub timeout_ms: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+#[schemars(rename = "ExpectRequest")]
+pub(crate) struct RawExpectRequest {
+    pub comment: Option<String>,
+    pub conn: Option<String>,
+    /// The request method (e.g. "GET").
+    pub method: Option<RawMatcher>,
+    /// The request target (path and query), e.g. "/".
+    pub path: Option<RawMatcher>,
+    /// Header name (case-insensitive) to a matcher of its value; null = the
+    /// header must be absent. Their order matters as `order` says.
+    pub headers: Option<IndexMap<String, Option<RawMatcher>>>,
+    /// "listed" (default): the listed headers appear in this order, others
+    /// may come between; "exact": the request has exactly the listed
+    /// headers, in this order; "any": the order is not checked.
+    pub order: Option<HeaderOrder>,
+    /// Sec-WebSocket-Key must be base64 of 16 bytes and differ from every
+    /// key of the scenario's earlier requests (default true).
+    pub fresh_key: Option<bool>,
+    #[schemars(range(min = 1, max = 600_000))]
+    pub timeout_ms: Option<i64>,
+}
+
+/// `accept`: an answer object, or `"none"` (no answer at all).
+#[derive(Debug)]
+pub(crate) enum RawAccept {
+    Answer(Box<RawAnswer>),
+    None,
+}
+
+impl<'de> Deserialize<'de> for RawAccept {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAccept;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an answer object (e.g. {} for a correct 101) or \"none\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawAccept, E> {
+                match s {
+                    "none" => Ok(RawAccept::None),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(s), &self)),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawAccept, A::Error> {
+                RawAnswer::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|a| RawAccept::Answer(Box::new(a)))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawAccept {
+    fn schema_name() -> Cow<'static, str> {
+        "Accept".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let answer = generator.subschema_for::<RawAnswer>();
+        json_schema!({
+            "description": "The answer to the client's request: an object ({} is a correct 101), or \"none\": no answer at all (the client's handshake timeout runs out).",
+            "anyOf": [
+                answer,
+                {"type": "string", "enum": ["none"]}
+            ]
+        })
+    }
+}
+
+/// The handshake answer. Examples: a wrong accept key `{"headers":
+/// {"Sec-WebSocket-Accept": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}}`; a 404 `{"status":
+/// 404, "body": "no such route"}`; an unrequested subprotocol `{"headers":
+/// {"Sec-WebSocket-Protocol": "chat"}}`; a CLOSE in the same write
+/// `{"frames": [{"opcode": "close", "code": 1000}]}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+#[schemars(rename = "Answer")]
+pub(crate) struct RawAnswer {
+    pub comment: Option<String>,
+    pub conn: Option<String>,
+    /// Status code (default 101).
+    #[schemars(range(min = 100, max = 599))]
+    pub status: Option<i64>,
+    /// Reason phrase (default: the status's usual one).
+    pub reason: Option<String>,
+    /// Applied in order to the default headers (101: Upgrade, Connection,
+    /// the correct Sec-WebSocket-Accept; other statuses: Content-Type:
+    /// text/plain, Content-Length): a string replaces the header of that
+    /// name in place or appends it; null removes it. May contain ${name}
+    /// variables.
+    pub headers: Option<IndexMap<String, Option<String>>>,
+    /// Body text (only with a status other than 101); may contain ${name}
+    /// variables.
+    pub body: Option<String>,
+    /// Frames (bodies of `send` steps, without `conn`) written in the same
+    /// write as the answer, right after it.
+    pub frames: Option<Vec<RawSend>>,
+    /// Wait this long before answering, in milliseconds (default 0).
+    #[schemars(range(min = 0, max = 600_000))]
+    pub delay_ms: Option<i64>,
+    pub write: Option<RawWrite>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+#[schemars(rename = "Drop")]
+pub(crate) struct RawDrop {
+    pub comment: Option<String>,
+    pub conn: Option<String>,
+    /// fin or rst (default fin).
+    pub how: Option<CloseHow>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+#[schemars(rename = "Silence")]
+pub(crate) struct RawSilence {
+    pub comment: Option<String>,
+    pub conn: Option<String>,
+    /// Milliseconds during which esp-ws sends nothing and nothing may
+    /// arrive.
+    #[schemars(range(min = 1, max = 600_000))]
+    pub ms: i64,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -168,13 +168,13 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "err_unknown_step.json",
         &[
-            r#"tests/fixtures/err_unknown_step.json:5:11: steps[1]: unknown variant `sned`, expected one of `open`, `expect_response`, `send`, `send_raw`, `expect_frame`, `expect_close`, `expect_no_frame`, `expect_closed`, `close`, `expect_log`, `sleep`"#,
+            r#"tests/fixtures/err_unknown_step.json:5:11: steps[1]: unknown variant `sned`, expected one of `open`, `expect_response`, `expect_connect`, `expect_request`, `accept`, `send`, `send_raw`, `expect_frame`, `expect_close`, `expect_no_frame`, `expect_closed`, `close`, `drop`, `silence`, `expect_log`, `sleep`"#,
         ],
     ),
     (
         "err_unknown_top_field.json",
         &[
-            r#"tests/fixtures/err_unknown_top_field.json:3:11: timeout: unknown field `timeout`, expected one of `$schema`, `version`, `name`, `description`, `timeout_ms`, `log_level`, `firmware`, `normalize`, `needs_exact_segments`, `known_bugs`, `steps`"#,
+            r#"tests/fixtures/err_unknown_top_field.json:3:11: timeout: unknown field `timeout`, expected one of `$schema`, `version`, `role`, `name`, `description`, `timeout_ms`, `log_level`, `firmware`, `normalize`, `needs_exact_segments`, `known_bugs`, `steps`"#,
         ],
     ),
     (
@@ -198,9 +198,9 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "err_unknown_firmware.json",
         &[
-            r#"tests/fixtures/err_unknown_firmware.json:3:26: firmware[1]: unknown firmware profile "v5.5.6" (did you mean "v5.5.5"?); known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx"#,
+            r#"tests/fixtures/err_unknown_firmware.json:3:26: firmware[1]: unknown firmware profile "v5.5.6" (did you mean "v5.5.5"?); known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx, esp-websocket-client-1.8.0"#,
             r#"tests/fixtures/err_unknown_firmware.json:4:31: known_bugs[0].firmware: "v9" is not in the scenario's `firmware` list, so it would never run there"#,
-            r#"tests/fixtures/err_unknown_firmware.json:4:42: known_bugs[0].firmware[1]: unknown firmware profile "v9"; known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx"#,
+            r#"tests/fixtures/err_unknown_firmware.json:4:42: known_bugs[0].firmware[1]: unknown firmware profile "v9"; known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx, esp-websocket-client-1.8.0"#,
         ],
     ),
     (
@@ -317,7 +317,7 @@ fn shape_errors_name_the_format() {
         ),
         (
             r#"{"version": 1, "steps": [{}]}"#,
-            "p.json:1:27: steps[0]: empty step, expected exactly one key, the step kind: one of `open`, `expect_response`, `send`, `send_raw`, `expect_frame`, `expect_close`, `expect_no_frame`, `expect_closed`, `close`, `expect_log`, `sleep`",
+            "p.json:1:27: steps[0]: empty step, expected exactly one key, the step kind: one of `open`, `expect_response`, `expect_connect`, `expect_request`, `accept`, `send`, `send_raw`, `expect_frame`, `expect_close`, `expect_no_frame`, `expect_closed`, `close`, `drop`, `silence`, `expect_log`, `sleep`",
         ),
         (
             r#"{"version": 1, "steps": [{"comment": "x", "open": {}}]}"#,

@@ -57,8 +57,6 @@ pub struct SimConfig {
     pub fault: Option<Fault>,
     /// A script for a firmware that runs one (NodeMCU's `init.lua`).
     pub script: Option<Vec<u8>>,
-    /// For a firmware that dials out: the WebSocket URI of the server.
-    pub uri: Option<String>,
     /// What the chip does after a panic. ESP-IDF's default,
     /// CONFIG_ESP_SYSTEM_PANIC_PRINT_REBOOT, restarts it (false: it stays
     /// halted, which is what QEMU's `-no-reboot` shows a harness).
@@ -67,6 +65,16 @@ pub struct SimConfig {
     pub network: Network,
     /// UART0's receive side: what the host types into the console.
     pub uart_rx: Arc<UartRx>,
+    /// For a firmware that dials out: the server's URI, built in as its
+    /// CONFIG_WEBSOCKET_URI.
+    pub uri: Option<String>,
+    /// For a firmware that dials out: delays the example's final
+    /// `esp_websocket_client_destroy()` to this long after boot (`None`:
+    /// as shipped).
+    pub destroy_after: Option<Duration>,
+    /// Seeds the chip's random number generator (`esp_random()`: keys,
+    /// masks), so that a test sees the same ones every run.
+    pub random_seed: Option<u64>,
 }
 
 impl SimConfig {
@@ -79,10 +87,12 @@ impl SimConfig {
             clock: None,
             fault: None,
             script: None,
-            uri: None,
             reboot_on_panic: true,
             network: Network::Ethernet,
             uart_rx: Arc::default(),
+            uri: None,
+            destroy_after: None,
+            random_seed: None,
         }
     }
 }
@@ -136,6 +146,7 @@ impl Simulator {
                 clock,
                 reboot_on_panic: cfg.reboot_on_panic,
                 uart_rx: cfg.uart_rx.clone(),
+                random_seed: cfg.random_seed,
                 rom: cfg.profile.firmware.rom,
             },
             serial,
@@ -154,6 +165,7 @@ impl Simulator {
                 fault: cfg.fault.clone(),
                 script: cfg.script.clone(),
                 uri: cfg.uri.clone(),
+                destroy_after: cfg.destroy_after,
             }),
             idf,
             lwip: lwip.clone(),
@@ -230,12 +242,23 @@ impl Simulator {
                 if !chip.wait_quiet(rest()) {
                     return false;
                 }
+                // A task in a timed wait (a delay, a reconnect wait) does
+                // something when its time is up: at rest only for a host
+                // that lets time run (`Rest::AwaitingInput`).
+                let quiet = || match rest_kind {
+                    Rest::Idle => chip.quiet_untimed(),
+                    Rest::AwaitingInput => chip.quiet(),
+                };
                 // None: work was handed over again already (or the chip
                 // stopped: the loop's start looks at that).
-                let Some(work) = chip.quiet() else {
+                let Some(work) = quiet() else {
+                    if rest_kind == Rest::Idle && chip.quiet().is_some() {
+                        // Only timed waits are left: they end by themselves.
+                        std::thread::sleep(Duration::from_millis(2).min(rest()));
+                    }
                     continue;
                 };
-                if lwip.idle_mark(rest_kind) != Some(net) || chip.quiet() != Some(work) {
+                if lwip.idle_mark(rest_kind) != Some(net) || quiet() != Some(work) {
                     continue;
                 }
                 // Idle, or halted by a panic meanwhile: then wait for what

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::firmware::{self, netconn_websocket, nodemcu, nodemcu_esp8266, ws_echo_server};
+use crate::firmware::{
+    self, netconn_websocket, nodemcu, nodemcu_esp8266, websocket_client_example, ws_echo_server,
+};
 use crate::idf::release;
 
 #[derive(Clone, Debug)]
@@ -120,6 +122,17 @@ pub fn netconn_hx() -> Profile {
     }
 }
 
+/// The example app of esp_websocket_client 1.8.0 on ESP-IDF v5.5.5, an
+/// ESP32 dialing out to the host's URI (fact sheet
+/// esp-websocket-client.md, section 1).
+pub fn esp_websocket_client_1_8_0() -> Profile {
+    Profile {
+        name: "esp-websocket-client-1.8.0",
+        idf: Arc::new(release::v5_5_5()),
+        firmware: websocket_client_example::spec("v5.5.5"),
+    }
+}
+
 /// NodeMCU for the ESP8266 (release branch 36cbf9f0, Lua 5.3, NONOS SDK
 /// 3.0) with its `websocket` client module, running the module
 /// documentation's example (fact sheet nodemcu-websocket-client.md).
@@ -144,6 +157,7 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(nodemcu_pr3514_probe()),
         Arc::new(nodemcu_pr3514_stop()),
         Arc::new(netconn_hx()),
+        Arc::new(esp_websocket_client_1_8_0()),
         Arc::new(nodemcu_websocket_client()),
     ]
 }

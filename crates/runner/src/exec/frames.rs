@@ -10,10 +10,19 @@ impl Ctx<'_> {
         deadline: tokio::time::Instant,
     ) -> Result<FrameEvent, Fail> {
         let st = self.conn(name)?;
-        st.conn
+        let ev = st
+            .conn
             .next_frame(deadline)
             .await
-            .map_err(|e| Fail::msg(format!("reading from {name}: {e}")))
+            .map_err(|e| Fail::msg(format!("reading from {name}: {e}")))?;
+        if let Some(srv) = &mut self.server {
+            match &ev {
+                FrameEvent::Frame(f) => srv.saw_mask(f.mask),
+                FrameEvent::Closed { .. } => srv.disconnected(name, self.step),
+                _ => {}
+            }
+        }
+        Ok(ev)
     }
 
     /// Records what arrived instead of the expected thing; returns its text.
@@ -93,6 +102,22 @@ impl Ctx<'_> {
         }
         if let Some(m) = &e.payload {
             self.check_payload(m, &f, &mut problems)?;
+        }
+        match (e.masked, f.mask) {
+            (Some(true), None) => {
+                problems.push("the frame is not masked (a client masks every frame)".into())
+            }
+            (Some(false), Some(_)) => problems.push("the frame is masked".into()),
+            _ => {}
+        }
+        if e.fresh_mask
+            && let Some(key) = f.mask
+            && self.server.as_ref().is_some_and(|s| s.mask_repeated)
+        {
+            problems.push(format!(
+                "the masking key {} was used by an earlier frame (a client picks a new key per frame)",
+                hex::encode(key)
+            ));
         }
         if problems.is_empty() {
             Ok(())
@@ -194,6 +219,12 @@ fn describe_expected_frame(e: &sc::ExpectFrame) -> String {
     }
     if let Some(len) = e.len {
         v.push(format!("len={len}"));
+    }
+    match e.masked {
+        Some(true) if e.fresh_mask => v.push("masked (a fresh key)".into()),
+        Some(true) => v.push("masked".into()),
+        Some(false) => v.push("unmasked".into()),
+        None => {}
     }
     match &e.payload {
         Some(sc::PayloadMatcher::Text(t)) => v.push(format!("{t:?}")),

@@ -21,13 +21,16 @@ mod frames;
 mod log;
 mod open;
 mod send;
+mod server;
 
 /// One thing that happened on the wire, in step order.
 #[derive(Clone, Debug)]
 pub struct WireEvent {
     pub at: Duration,
     pub conn: String,
-    /// `>` client to server, `<` server to client, `=` neither (a note).
+    /// `>` esp-ws to the firmware, `<` the firmware to esp-ws (in either
+    /// role: in a client-role scenario esp-ws is the client), `=` neither
+    /// (a note).
     pub dir: char,
     /// Deterministic one-line description (goes into the snapshot).
     pub text: String,
@@ -102,6 +105,8 @@ struct ConnState {
     /// The key sent in the opening handshake (for the Accept check).
     key: Option<String>,
     last_write: Option<Instant>,
+    /// Server role: the client's request, once read.
+    request: Option<server::ReadRequest>,
 }
 
 struct Ctx<'a> {
@@ -121,6 +126,10 @@ struct Ctx<'a> {
     /// `--timeout-scale`): what snapshots show, so that they do not depend
     /// on the scale.
     declared: Duration,
+    /// The current step: its index and kind.
+    step: (usize, &'static str),
+    /// Server role: the listener and what the steps measure against.
+    server: Option<server::ServerState>,
 }
 
 /// Why a step failed (before it is given the step's position).
@@ -149,13 +158,42 @@ impl Fail {
 
 type StepResult = Result<(), Fail>;
 
+/// Runs a client-role scenario: esp-ws dials the instance.
 pub async fn run_scenario(
     scenario: &sc::Scenario,
     target: &Instance,
     opts: &ExecOptions,
 ) -> ScenarioRun {
+    run_steps(scenario, target, opts, None).await
+}
+
+/// Runs a server-role scenario on an instance started to dial `listener`
+/// at `started`: its serial log from the current boot's first line is the
+/// scenario's (the firmware dials as it boots, so its first lines are
+/// already the session's).
+pub async fn run_served(
+    scenario: &sc::Scenario,
+    target: &Instance,
+    opts: &ExecOptions,
+    listener: crate::listen::Listener,
+    started: tokio::time::Instant,
+) -> ScenarioRun {
+    let state = server::ServerState::new(listener, started);
+    run_steps(scenario, target, opts, Some(state)).await
+}
+
+async fn run_steps(
+    scenario: &sc::Scenario,
+    target: &Instance,
+    opts: &ExecOptions,
+    server: Option<server::ServerState>,
+) -> ScenarioRun {
     let start = Instant::now();
-    let log_start = target.serial().len();
+    let log_start = if server.is_some() {
+        target.boot_line()
+    } else {
+        target.serial().len()
+    };
     let mut ctx = Ctx {
         target,
         opts,
@@ -172,6 +210,8 @@ pub async fn run_scenario(
         log_cursor: log_start,
         log_level: scenario.log_level,
         declared: Duration::ZERO,
+        step: (0, ""),
+        server,
     };
     let mut failure = None;
     for (i, step) in scenario.steps.iter().enumerate() {
@@ -185,7 +225,11 @@ pub async fn run_scenario(
                 step.kind.name()
             ))
         });
+        ctx.step = (i, step.kind.name());
         let result = ctx.step(&step.kind, timeout).await;
+        if let Some(srv) = &mut ctx.server {
+            srv.step_ended(i, step.kind.name());
+        }
         opts.progress.done(target.label());
         // A crashed firmware explains any failure better than the step does,
         // and ends the scenario even if the step happened to pass.
@@ -217,7 +261,13 @@ pub async fn run_scenario(
             break;
         }
     }
-    // Close what is still open, as a client that goes away does, and wait
+    // A firmware that dials is not let in again: connections no step
+    // claimed are closed at once (not recorded: when a reconnect lands
+    // after the last step is a matter of timing).
+    if let Some(srv) = &mut ctx.server {
+        srv.stop_listening().await;
+    }
+    // Close what is still open, as a peer that goes away does, and wait
     // for the firmware to be done with it.
     let close_deadline = tokio::time::Instant::now() + scale(scenario.timeout, opts.timeout_scale);
     let names: Vec<String> = ctx.conns.keys().cloned().collect();
@@ -284,6 +334,41 @@ fn matcher_ok(m: &sc::Matcher, value: &str, vars: &HashMap<String, String>) -> R
                 .is_match(value)
         }
     })
+}
+
+/// Checks expected headers (`None`: must be absent) against a handshake
+/// message, saying what was wanted and what differs: the same rules for the
+/// response a client reads and the request a server reads.
+fn check_headers<'a, 'e>(
+    expected: impl IntoIterator<Item = (&'e String, &'e Option<sc::Matcher>)>,
+    header: impl Fn(&str) -> Option<&'a str>,
+    vars: &HashMap<String, String>,
+    want: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) -> Result<(), Fail> {
+    for (name, m) in expected {
+        match (m, header(name)) {
+            (None, None) => want.push(format!("no {name} header")),
+            (None, Some(v)) => {
+                want.push(format!("no {name} header"));
+                problems.push(format!("header {name} is present ({v:?})"));
+            }
+            (Some(m), Some(v)) => {
+                want.push(format!("{name}: {}", matcher_text(m)));
+                if !matcher_ok(m, v, vars)? {
+                    problems.push(format!(
+                        "header {name} is {v:?}, expected {}",
+                        matcher_text(m)
+                    ));
+                }
+            }
+            (Some(m), None) => {
+                want.push(format!("{name}: {}", matcher_text(m)));
+                problems.push(format!("header {name} is missing"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn matcher_text(m: &sc::Matcher) -> String {
@@ -413,6 +498,17 @@ impl Ctx<'_> {
             sc::StepKind::ExpectClosed(e) => self.expect_closed(e, timeout, deadline).await,
             sc::StepKind::Close(c) => self.close(c, deadline).await,
             sc::StepKind::ExpectLog(e) => self.expect_log(e, deadline).await,
+            sc::StepKind::ExpectConnect(e) => self.expect_connect(e, timeout).await,
+            sc::StepKind::ExpectRequest(e) => self.expect_request(e, deadline).await,
+            sc::StepKind::Accept(a) => self.accept(a, deadline).await,
+            sc::StepKind::Drop(d) => self.drop_connection(d, deadline).await,
+            sc::StepKind::Silence(s) => {
+                let quiet = sc::ExpectNoFrame {
+                    conn: s.conn.clone(),
+                    duration: s.duration,
+                };
+                self.expect_no_frame(&quiet).await
+            }
             sc::StepKind::Sleep(s) => {
                 tokio::time::sleep(s.duration).await;
                 Ok(())

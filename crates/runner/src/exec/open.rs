@@ -88,6 +88,7 @@ impl Ctx<'_> {
                 conn,
                 key: key.clone(),
                 last_write: None,
+                request: None,
             },
         );
         self.write(&o.conn, bytes, &o.write, first_line).await?;
@@ -180,28 +181,13 @@ impl Ctx<'_> {
         if r.status != exp.status {
             problems.push(format!("status {} instead of {}", r.status, exp.status));
         }
-        for (name, m) in &exp.headers {
-            match (m, r.header(name)) {
-                (None, None) => want.push(format!("no {name} header")),
-                (None, Some(v)) => {
-                    want.push(format!("no {name} header"));
-                    problems.push(format!("header {name} is present ({v:?})"));
-                }
-                (Some(m), Some(v)) => {
-                    want.push(format!("{name}: {}", matcher_text(m)));
-                    if !matcher_ok(m, v, &self.vars)? {
-                        problems.push(format!(
-                            "header {name} is {v:?}, expected {}",
-                            matcher_text(m)
-                        ));
-                    }
-                }
-                (Some(m), None) => {
-                    want.push(format!("{name}: {}", matcher_text(m)));
-                    problems.push(format!("header {name} is missing"));
-                }
-            }
-        }
+        check_headers(
+            &exp.headers,
+            |name| r.header(name),
+            &self.vars,
+            &mut want,
+            &mut problems,
+        )?;
         if let Some(m) = &exp.body {
             want.push(format!("body {}", matcher_text(m)));
             let body = String::from_utf8_lossy(&r.body);

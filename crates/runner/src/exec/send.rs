@@ -19,6 +19,12 @@ impl Ctx<'_> {
     }
 
     pub(super) async fn send(&mut self, s: &sc::Send) -> StepResult {
+        let (bytes, summary) = self.encode_send(s)?;
+        self.write(&s.conn, bytes, &s.write, summary).await
+    }
+
+    /// A `send` step's frame as bytes, and the line that describes it.
+    pub(super) fn encode_send(&self, s: &sc::Send) -> Result<(Vec<u8>, String), Fail> {
         let payload = self.payload_bytes(&s.payload)?;
         let mask = if s.mask {
             Some(s.mask_key.unwrap_or_else(|| rand::rng().random()))
@@ -49,7 +55,7 @@ impl Ctx<'_> {
                 _ => format!("{} bytes", bytes.len()),
             },
         };
-        self.write(&s.conn, bytes, &s.write, summary).await
+        Ok((bytes, summary))
     }
 
     pub(super) async fn send_raw(&mut self, s: &sc::SendRaw) -> StepResult {

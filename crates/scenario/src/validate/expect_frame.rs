@@ -48,6 +48,27 @@ pub(super) fn expect_frame(ctx: &mut Ctx<'_>, b: &[PathSegment], r: RawExpectFra
             format!("`len` {len} contradicts `{field}`, which is {actual} bytes long"),
         );
     }
+    // Server role: the frames come from a client, which must mask each one
+    // with a new key (RFC 6455 §5.3).
+    let masked = match ctx.role {
+        Role::Server => Some(r.masked.unwrap_or(true)),
+        Role::Client => r.masked,
+    };
+    if let Some(fresh) = r.fresh_mask {
+        if ctx.role == Role::Client {
+            ctx.error(
+                &at(b, "fresh_mask"),
+                "`fresh_mask` checks a client's masking keys: it is for server-role scenarios (a server does not mask)",
+            );
+        } else if fresh && masked == Some(false) {
+            ctx.error(
+                &at(b, "fresh_mask"),
+                "`fresh_mask` needs a masked frame, but `masked` is false",
+            );
+        }
+    }
+    let fresh_mask =
+        ctx.role == Role::Server && masked == Some(true) && r.fresh_mask.unwrap_or(true);
     let timeout = ctx.timeout(b, r.timeout_ms);
     define(ctx, defined);
     ExpectFrame {
@@ -57,6 +78,8 @@ pub(super) fn expect_frame(ctx: &mut Ctx<'_>, b: &[PathSegment], r: RawExpectFra
         rsv,
         payload,
         len,
+        masked,
+        fresh_mask,
         timeout,
     }
 }

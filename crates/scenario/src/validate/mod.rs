@@ -21,6 +21,7 @@ mod expect_frame;
 mod expect_log;
 mod open;
 mod send;
+mod server;
 
 use expect_frame::expect_frame;
 use expect_log::expect_log;
@@ -49,6 +50,15 @@ struct Ctx<'a> {
     conns: HashSet<String>,
     /// Variables defined by earlier steps, in order of definition.
     vars: Vec<String>,
+    /// The side esp-ws plays.
+    role: Role,
+    /// Server role: the connection the latest `expect_connect` named (the
+    /// default of the steps after it).
+    newest_conn: Option<String>,
+    /// Server role: `expect_connect` steps so far (for default names).
+    connects: usize,
+    /// The index of the step being validated.
+    step_index: usize,
 }
 
 impl Ctx<'_> {
@@ -246,6 +256,9 @@ impl Ctx<'_> {
 
     /// Resolves the connection a non-`open` step uses and checks it is open.
     fn conn(&mut self, base: &[PathSegment], conn: Option<String>) -> String {
+        if self.role == Role::Server {
+            return self.server_conn(base, conn);
+        }
         let defaulted = conn.is_none();
         let name = conn.unwrap_or_else(|| DEFAULT_CONN.to_owned());
         if !self.conns.contains(&name) {
@@ -490,12 +503,17 @@ pub(crate) fn validate(
     text: &str,
     file: &str,
 ) -> Result<Scenario, Vec<ScenarioError>> {
+    let role = raw.role.unwrap_or_default();
     let mut ctx = Ctx {
         text,
         file,
         errors: Vec::new(),
         conns: HashSet::new(),
         vars: Vec::new(),
+        role,
+        newest_conn: None,
+        connects: 0,
+        step_index: 0,
     };
     let root: Vec<PathSegment> = Vec::new();
 
@@ -542,6 +560,26 @@ pub(crate) fn validate(
         1,
     );
     let family = family_of(file);
+    if let Some(fam) = family
+        && fam.role != role.firmware_role()
+    {
+        let (path, given) = if raw.role.is_some() {
+            (at(&root, "role"), format!("\"role\": \"{}\"", role.name()))
+        } else {
+            (root.clone(), "no `role` (the client role)".to_owned())
+        };
+        let message = match role {
+            Role::Server => format!(
+                "{given}: esp-ws plays the server, but the scenario lies in the folder of the {} family, whose firmware serves WebSocket (server-role scenarios belong to a family that dials out)",
+                fam.name
+            ),
+            Role::Client => format!(
+                "{given}: esp-ws plays the client, but the scenario lies in the folder of the {} family, whose firmware dials out: set \"role\": \"server\"",
+                fam.name
+            ),
+        };
+        ctx.error(&path, message);
+    }
     if raw.firmware.as_ref().is_some_and(Vec::is_empty) {
         ctx.error(
             &at(&root, "firmware"),
@@ -612,6 +650,8 @@ pub(crate) fn validate(
     for (i, step) in raw.steps.into_iter().enumerate() {
         let step_path = vec![PathSegment::Key("steps".into()), PathSegment::Index(i)];
         let (line, column) = locate_nearest(text, &step_path);
+        ctx.step_index = i;
+        ctx.step_in_role(&step_path, step.kind());
         let (kind, comment) = step_kind(&mut ctx, &step_path, step);
         steps.push(Step {
             kind,
@@ -630,6 +670,7 @@ pub(crate) fn validate(
     Ok(Scenario {
         name,
         description: raw.description,
+        role,
         timeout,
         log_level: raw.log_level.map_or(Level::Info, Level::from),
         family: family.map(|f| f.name.to_owned()),
@@ -766,6 +807,35 @@ fn step_kind(
             let b = base("sleep");
             let duration = ctx.millis(&at(&b, "ms"), r.ms, 0);
             (StepKind::Sleep(Sleep { duration }), r.comment)
+        }
+        RawStep::ExpectConnect(r) => {
+            let comment = r.comment.clone();
+            let step = server::expect_connect(ctx, &base("expect_connect"), r);
+            (StepKind::ExpectConnect(step), comment)
+        }
+        RawStep::ExpectRequest(r) => {
+            let comment = r.comment.clone();
+            let step = server::expect_request(ctx, &base("expect_request"), r);
+            (StepKind::ExpectRequest(step), comment)
+        }
+        RawStep::Accept(r) => {
+            let (step, comment) = server::accept(ctx, &base("accept"), r);
+            (StepKind::Accept(step), comment)
+        }
+        RawStep::Drop(r) => {
+            let b = base("drop");
+            let conn = ctx.conn(&b, r.conn);
+            let step = DropConnection {
+                conn,
+                how: r.how.unwrap_or_default(),
+            };
+            (StepKind::Drop(step), r.comment)
+        }
+        RawStep::Silence(r) => {
+            let b = base("silence");
+            let conn = ctx.conn(&b, r.conn);
+            let duration = ctx.millis(&at(&b, "ms"), r.ms, 1);
+            (StepKind::Silence(Silence { conn, duration }), r.comment)
         }
     }
 }

@@ -87,7 +87,8 @@ pub(super) fn send(ctx: &mut Ctx<'_>, b: &[PathSegment], r: RawSend) -> Send {
         Payload::Empty
     };
     let rsv = ctx.rsv(b, r.rsv).unwrap_or(0);
-    let mask = r.mask.unwrap_or(true);
+    // A client masks every frame, a server none (RFC 6455 §5.1).
+    let mask = r.mask.unwrap_or(ctx.role == Role::Client);
     let mask_key = r.mask_key.and_then(|key| {
         let p = at(b, "mask_key");
         if !mask {

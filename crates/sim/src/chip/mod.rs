@@ -10,6 +10,7 @@
 //! when the CPU stops and when it starts again from nothing.
 
 pub mod console;
+mod event_group;
 mod queue;
 mod task;
 mod timer;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use console::{Clock, Console, Level, SerialSink};
 
+pub use event_group::EventGroup;
 pub use queue::Queue;
 pub use task::{blocking, when_blocked};
 pub use timer::TimerHandle;
@@ -32,6 +34,11 @@ pub use uart::UartRx;
 /// regions), chosen so that 65535-byte WebSocket frames fit, as they do on
 /// the real chip, and multi-megabyte ones do not.
 pub const HEAP_LARGEST_FREE_BLOCK: usize = 110 * 1024;
+
+/// What `esp_get_free_heap_size()` reports: an assumption of the model in
+/// the range an ESP32 running ESP-IDF v5 with the network up shows
+/// (ESP-IDF documents no number; hosts normalize the line).
+pub const FREE_HEAP_SIZE: u32 = 245_760;
 
 /// The software in flash. After every reset the chip runs
 /// [`Software::main_task`] as its first task (ESP-IDF's `main_task`).
@@ -52,6 +59,9 @@ pub struct Config {
     pub reboot_on_panic: bool,
     /// UART0's receive side: what the host types into the console.
     pub uart_rx: Arc<UartRx>,
+    /// Seeds `esp_random()` (tests); `None`: a seed of its own each
+    /// power-on, as the hardware RNG is.
+    pub random_seed: Option<u64>,
     /// Whose mask ROM runs first at each reset.
     pub rom: Rom,
 }
@@ -95,6 +105,10 @@ struct State {
     boots: u32,
     /// The main task of this boot has returned.
     main_returned: bool,
+    /// The application said it has started for good (`app_started`).
+    app_started: bool,
+    /// When this boot began (`esp_timer_get_time()` counts from here).
+    booted_at: Option<Instant>,
     /// The panic handler has run; the CPU is about to reset.
     panicked: bool,
     /// Halted for good after a panic (no reboot configured).
@@ -112,6 +126,13 @@ struct State {
     busy_epoch: u64,
     /// FreeRTOS software timers of this boot.
     timers: timer::Timers,
+    /// Tasks in a timed wait (`vTaskDelay`, an event group wait with a
+    /// timeout): not work in flight, but not "nothing happens" either.
+    timed: usize,
+    /// Incremented whenever a timed wait starts or ends, or bits are set.
+    timed_epoch: u64,
+    /// The state of `esp_random()`'s generator this power-on.
+    random: u64,
     /// Levels the software drove its GPIO outputs to (`gpio_set_level`);
     /// a reset leaves every pin undriven.
     gpio: std::collections::BTreeMap<u32, u32>,
@@ -252,6 +273,56 @@ impl Services {
         Some(vec![0; size as usize])
     }
 
+    /// `esp_timer_get_time()`: the time since this boot began.
+    pub fn uptime(&self) -> Duration {
+        self.shared
+            .read(|st| st.booted_at.map(|t| t.elapsed()).unwrap_or_default())
+    }
+
+    /// `esp_get_free_heap_size()`. ESP-IDF prints no number the model could
+    /// take, so this is an assumption of the model ([`FREE_HEAP_SIZE`]).
+    pub fn free_heap_size(&self) -> u32 {
+        FREE_HEAP_SIZE
+    }
+
+    /// The application has started what it runs for good (a client's
+    /// loop, say) and its `app_main()` will not return until that ends: a
+    /// host waiting for the chip to boot stops waiting here, as it does
+    /// when `app_main()` returns.
+    pub fn app_started(&self) {
+        self.shared.update(|st| st.app_started = true);
+    }
+
+    /// `vTaskDelay()`: the calling task sleeps (a timed wait).
+    pub fn delay(&self, d: Duration) {
+        event_group::delay(&self.shared, d);
+    }
+
+    /// `xEventGroupCreate()`: an event group of this boot.
+    pub fn event_group_create(&self) -> EventGroup {
+        EventGroup::new(self.shared.clone())
+    }
+
+    /// `esp_random()`: 32 random bits from the hardware RNG. A host may
+    /// seed it ([`Config::random_seed`]) so that keys and masks repeat.
+    pub fn esp_random(&self) -> u32 {
+        let mut st = self.shared.lock();
+        // splitmix64: a stand-in generator; only its randomness matters.
+        st.random = st.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = st.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) as u32
+    }
+
+    /// `esp_fill_random()`.
+    pub fn fill_random(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(4) {
+            let r = self.esp_random().to_le_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+    }
+
     /// ESP-IDF's panic handler (components/esp_system/panic.c
     /// `esp_panic_handler`): the "Guru Meditation Error" line, then the chip
     /// resets. The register dump and backtrace that follow on a real chip
@@ -306,6 +377,12 @@ impl Services {
         self.shared.read(|st| st.panicked)
     }
 
+    /// True once the CPU is stopping: a panic, the power going, or halted
+    /// for good. A task's loop ends then (every blocked call returns).
+    pub fn halting(&self) -> bool {
+        self.shared.read(|st| st.panicked || st.off || st.dead)
+    }
+
     /// True once the chip has stopped for good: halted, or powered off.
     pub fn stopped(&self) -> bool {
         self.shared.read(|st| st.dead || st.off)
@@ -345,6 +422,15 @@ impl Services {
             .read(|st| (st.busy == 0).then_some(st.busy_epoch))
     }
 
+    /// [`Services::quiet`], and no task in a timed wait either (a delay, an
+    /// event group wait with a timeout): the count also moves when one
+    /// starts or ends.
+    pub fn quiet_untimed(&self) -> Option<u64> {
+        self.shared.read(|st| {
+            (st.busy == 0 && st.timed == 0).then_some(st.busy_epoch.wrapping_add(st.timed_epoch))
+        })
+    }
+
     /// Waits until [`Services::quiet`] (false on timeout, or if the chip
     /// stops meanwhile: then the caller looks at why).
     pub fn wait_quiet(&self, timeout: Duration) -> bool {
@@ -358,7 +444,7 @@ impl Services {
     /// rebooting chip first finishes booting.
     pub fn wait_up(&self, timeout: Duration) -> bool {
         self.shared.wait(timeout, |st| {
-            (st.main_returned && !st.panicked) || st.dead || st.off
+            ((st.main_returned || st.app_started) && !st.panicked) || st.dead || st.off
         })
     }
 }
@@ -374,13 +460,22 @@ impl Chip {
     /// The chip with its power still off.
     pub fn new(cfg: Config, serial: SerialSink) -> Chip {
         let con = Console::new(cfg.log_level, cfg.log_colors, cfg.clock, serial);
+        let random = cfg.random_seed.unwrap_or_else(|| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0);
+            h.finish()
+        });
         Chip {
             shared: Arc::new(Shared {
                 con,
                 uart_rx: cfg.uart_rx,
                 reboot_on_panic: cfg.reboot_on_panic,
                 rom: cfg.rom,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    random,
+                    ..State::default()
+                }),
                 cv: Condvar::new(),
                 halt_hooks: Mutex::new(Vec::new()),
                 reset_hooks: Mutex::new(Vec::new()),
@@ -433,9 +528,11 @@ impl Chip {
     /// Waits until the main task of the current boot has returned (false on
     /// timeout, or if the chip is halted for good).
     pub fn wait_booted(&self, timeout: Duration) -> bool {
+        self.shared.wait(timeout, |st| {
+            st.main_returned || st.app_started || st.dead || st.off
+        });
         self.shared
-            .wait(timeout, |st| st.main_returned || st.dead || st.off);
-        self.shared.read(|st| st.main_returned && !st.panicked)
+            .read(|st| (st.main_returned || st.app_started) && !st.panicked)
     }
 
     /// Cuts the power: nothing more is printed, every task stops.
@@ -465,6 +562,8 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
         shared.update(|st| {
             st.boots += 1;
             st.main_returned = false;
+            st.app_started = false;
+            st.booted_at = Some(Instant::now());
             st.panicked = false;
             st.gpio.clear();
         });
@@ -496,6 +595,7 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
         // Queue items and armed timers went with the tasks.
         shared.update(|st| {
             st.busy = 0;
+            st.timed = 0;
             st.timers = timer::Timers::default();
         });
         shared

@@ -6,6 +6,7 @@
 
 pub mod netconn_websocket;
 pub mod nodemcu;
+pub mod websocket_client_example;
 pub mod nodemcu_esp8266;
 pub mod ws_echo_server;
 
@@ -55,8 +56,12 @@ pub struct Options {
     /// A script the firmware runs (NodeMCU's `init.lua`), instead of its
     /// default one.
     pub script: Option<Vec<u8>>,
-    /// For a firmware that dials out: the server's WebSocket URI.
+    /// The server a firmware that dials out connects to (its
+    /// CONFIG_WEBSOCKET_URI).
     pub uri: Option<String>,
+    /// When the example destroys its client, counted from boot, instead
+    /// of as shipped.
+    pub destroy_after: Option<std::time::Duration>,
 }
 
 type Build = dyn Fn(&Options) -> Arc<dyn Firmware> + Send + Sync;
@@ -69,6 +74,8 @@ pub struct Spec {
     pub name: &'static str,
     /// It runs a script a host may give ([`Options::script`]).
     pub runs_scripts: bool,
+    /// It dials out to a server ([`Options::uri`]) rather than serving.
+    pub dials_out: bool,
     /// The chip's mask ROM it is flashed behind (ESP-IDF firmware: the
     /// ESP32's; NodeMCU's ESP8266 firmware: the ESP8266's).
     pub rom: crate::chip::Rom,
@@ -83,6 +90,7 @@ impl Spec {
         Spec {
             name,
             runs_scripts: false,
+            dials_out: false,
             rom: crate::chip::Rom::Esp32,
             build: Arc::new(build),
         }
@@ -92,6 +100,14 @@ impl Spec {
     pub fn running_scripts(self) -> Spec {
         Spec {
             runs_scripts: true,
+            ..self
+        }
+    }
+
+    /// The same firmware, dialing out to the host's URI.
+    pub fn dialing_out(self) -> Spec {
+        Spec {
+            dials_out: true,
             ..self
         }
     }

@@ -8,9 +8,11 @@ pub mod esp_event;
 pub mod esp_http_server;
 pub mod esp_netif;
 pub mod esp_system;
+pub mod esp_websocket_client;
 pub mod http_parser;
 pub mod lwip;
 pub mod protocol_examples_common;
 pub mod release;
+pub mod tcp_transport;
 
 pub use release::Release;

@@ -49,6 +49,12 @@ impl Errno {
     pub const ENFILE: Errno = Errno(23);
     pub const ECONNRESET: Errno = Errno(104);
     pub const ENOTCONN: Errno = Errno(128);
+    /// lwIP's errno.h values for a failed `connect()` (lwip/src/include/lwip/errno.h).
+    pub const ETIMEDOUT: Errno = Errno(116);
+    pub const ECONNREFUSED: Errno = Errno(111);
+    pub const EHOSTUNREACH: Errno = Errno(113);
+    /// `connect()` on a socket that is already connected.
+    pub const EISCONN: Errno = Errno(127);
     /// Not an errno: the chip was powered off while a call was blocked.
     pub const HALTED: Errno = Errno(-1000);
 }
@@ -57,8 +63,23 @@ impl Errno {
 pub trait Wire: Send + Sync {
     fn send(&self, conn: ConnId, data: &[u8]);
     /// Close the connection: `reset` = RST (unread data was pending), else FIN.
+    /// Also cancels a connection the host is still opening for [`Wire::connect`].
     fn close(&self, conn: ConnId, reset: bool);
+    /// The firmware's `connect()`: open a TCP connection to `host:port` for
+    /// `conn` (the host stands in for DNS and routing, so `host` may be a
+    /// name). The host answers later with [`Lwip::host_connected`] or
+    /// [`Lwip::host_refused`]; data then flows as on accepted connections.
+    /// Returns false when this host opens no connections (the default):
+    /// `connect()` then fails at once with EHOSTUNREACH.
+    fn connect(&self, conn: ConnId, host: &str, port: u16) -> bool {
+        let _ = (conn, host, port);
+        false
+    }
 }
+
+/// The first [`ConnId`] of connections the firmware opens: the host names
+/// the connections it accepts from 1 up, so the two never meet.
+pub const OUTBOUND_CONN_BASE: ConnId = 1 << 62;
 
 #[derive(Clone, Debug)]
 pub struct LwipConfig {
@@ -92,11 +113,31 @@ struct ConnState {
     /// fail with ENOTCONN and select no longer reports the socket readable.
     eof_delivered: bool,
     reset: bool,
+    /// An outbound connection the host is still opening (the SYN is out).
+    opening: bool,
+    /// The host could not open it: the peer refused (RST to the SYN).
+    refused: bool,
+}
+
+impl ConnState {
+    fn new() -> ConnState {
+        ConnState {
+            rx: VecDeque::new(),
+            segs: VecDeque::new(),
+            eof: false,
+            eof_delivered: false,
+            reset: false,
+            opening: false,
+            refused: false,
+        }
+    }
 }
 
 enum Sock {
     /// `netconn_new(NETCONN_TCP)`, not listening or connected yet.
     NetconnNew { port: Option<u16> },
+    /// `socket(AF_INET, SOCK_STREAM, 0)`, not connected yet.
+    TcpNew,
     Listen {
         backlog: VecDeque<ConnId>,
         limit: usize,
@@ -109,6 +150,15 @@ enum Sock {
         port: Option<u16>,
         queue: VecDeque<u64>,
     },
+}
+
+/// What [`Lwip::peek`] found on a socket.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Peek {
+    Data,
+    Fin,
+    Reset,
+    Nothing,
 }
 
 /// How much at rest the firmware must be for [`Lwip::wait_idle`].
@@ -135,6 +185,8 @@ struct State {
     /// after my event" from "still idle from before".
     epoch: u64,
     idle_epoch: u64,
+    /// The next [`ConnId`] for a connection the firmware opens.
+    next_outbound: ConnId,
 }
 
 impl ConnState {
@@ -178,6 +230,7 @@ impl Lwip {
                 idle_timed: false,
                 epoch: 0,
                 idle_epoch: 0,
+                next_outbound: OUTBOUND_CONN_BASE,
             }),
             cv: Condvar::new(),
             wire,
@@ -294,7 +347,7 @@ impl Lwip {
         match &st.slots[i] {
             Some(Sock::Listen { backlog, .. }) => !backlog.is_empty(),
             Some(Sock::Udp { queue, .. }) => !queue.is_empty(),
-            Some(Sock::NetconnNew { .. }) => false,
+            Some(Sock::NetconnNew { .. } | Sock::TcpNew) => false,
             Some(Sock::Tcp { conn, .. }) => match st.conns.get(conn) {
                 Some(c) => !c.rx.is_empty() || (c.eof && !c.eof_delivered) || c.reset,
                 // The connection is gone (host dropped it): an error is pending.
@@ -383,6 +436,124 @@ impl Lwip {
         }
     }
 
+    /// `socket(AF_INET, SOCK_STREAM, 0)`: a TCP socket to `connect()`.
+    pub fn tcp_socket(&self) -> Result<Fd, Errno> {
+        let mut st = self.lock();
+        self.alloc(&mut st, Sock::TcpNew)
+    }
+
+    /// `connect(fd, addr, len)` on a blocking TCP socket (`lwip_connect`,
+    /// which waits in `netconn_connect` for the handshake): the host opens
+    /// the real connection ([`Wire::connect`]) and the call returns when
+    /// it answers. Fails with ECONNREFUSED when the peer refused (lwIP's
+    /// `tcp_connected` never comes: `err_tcp` with ERR_RST), EHOSTUNREACH
+    /// when the host opens no connections, and, with `timeout`, ETIMEDOUT
+    /// when no answer came in time (what a caller that connects
+    /// non-blocking and waits in `select` with a timeout sees): the
+    /// half-open connection is then aborted. A SYN in flight is not rest:
+    /// the firmware is busy until the host answers.
+    pub fn connect(
+        &self,
+        fd: Fd,
+        host: &str,
+        port: u16,
+        timeout: Option<Duration>,
+    ) -> Result<(), Errno> {
+        let mut st = self.lock();
+        if st.halted {
+            return Err(Errno::HALTED);
+        }
+        let i = self.slot(fd).ok_or(Errno::EBADF)?;
+        match st.slots[i] {
+            Some(Sock::TcpNew) => {}
+            Some(Sock::Tcp { .. }) => return Err(Errno::EISCONN),
+            _ => return Err(Errno::EBADF),
+        }
+        let conn = st.next_outbound;
+        st.next_outbound += 1;
+        let mut c = ConnState::new();
+        c.opening = true;
+        st.conns.insert(conn, c);
+        st.idle = false;
+        drop(st);
+        if !self.wire.connect(conn, host, port) {
+            self.lock().conns.remove(&conn);
+            return Err(Errno::EHOSTUNREACH);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.lock();
+        loop {
+            if st.halted {
+                return Err(Errno::HALTED);
+            }
+            let Some(c) = st.conns.get(&conn) else {
+                // A chip reset forgot it (the host was told to drop it).
+                return Err(Errno::ECONNRESET);
+            };
+            if c.refused {
+                st.conns.remove(&conn);
+                return Err(Errno::ECONNREFUSED);
+            }
+            if !c.opening {
+                st.slots[i] = Some(Sock::Tcp {
+                    conn,
+                    rcvtimeo: None,
+                });
+                return Ok(());
+            }
+            crate::chip::blocking();
+            match deadline {
+                None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        st.conns.remove(&conn);
+                        drop(st);
+                        self.wire.close(conn, true);
+                        return Err(Errno::ETIMEDOUT);
+                    }
+                    st = self
+                        .cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// `select(fd+1, &readset, NULL, NULL, &timeout)` on one socket: true
+    /// when it is readable (data, the peer's FIN or RST), false when the
+    /// timeout expired first. A task waiting here with nothing to read is
+    /// at rest until the host acts or the timeout fires (a timed rest, as
+    /// a read with `SO_RCVTIMEO` is).
+    pub fn poll_read(&self, fd: Fd, timeout: Duration) -> Result<bool, Errno> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        self.slot(fd).ok_or(Errno::EBADF)?;
+        loop {
+            if st.halted {
+                return Err(Errno::HALTED);
+            }
+            if self.readable(&st, fd) {
+                st.idle = false;
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                st.idle = false;
+                return Ok(false);
+            }
+            self.mark_idle(&mut st, true);
+            crate::chip::blocking();
+            st = self
+                .cv
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// `recv(fd, buf, max, 0)` on a blocking TCP socket.
     ///
     /// Ok(empty) is the peer's FIN (recv() == 0).
@@ -438,6 +609,20 @@ impl Lwip {
         }
     }
 
+    /// What a `recv(fd, &b, 1, MSG_PEEK)` after a `select()` would find:
+    /// data, the peer's FIN, its RST, or nothing yet.
+    pub fn peek(&self, fd: Fd) -> Result<Peek, Errno> {
+        let st = self.lock();
+        let (conn, _) = self.tcp_conn(&st, fd)?;
+        Ok(match st.conns.get(&conn) {
+            None => Peek::Reset,
+            Some(c) if !c.rx.is_empty() => Peek::Data,
+            Some(c) if c.reset => Peek::Reset,
+            Some(c) if c.eof => Peek::Fin,
+            Some(_) => Peek::Nothing,
+        })
+    }
+
     /// `send(fd, buf, len, 0)`: the whole buffer goes to the wire at once
     /// (lwIP copies it into its send buffer; the host never pushes back).
     pub fn send(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
@@ -482,7 +667,7 @@ impl Lwip {
                     }
                 }
             }
-            Sock::Udp { .. } | Sock::NetconnNew { .. } => {}
+            Sock::Udp { .. } | Sock::NetconnNew { .. } | Sock::TcpNew => {}
         }
         drop(st);
         for (conn, reset) in to_close {
@@ -526,18 +711,36 @@ impl Lwip {
         // lwIP would stop completing handshakes beyond `limit`; the host's own
         // kernel has already accepted the connection, so it just waits here.
         backlog.push_back(conn);
-        st.conns.insert(
-            conn,
-            ConnState {
-                rx: VecDeque::new(),
-                segs: VecDeque::new(),
-                eof: false,
-                eof_delivered: false,
-                reset: false,
-            },
-        );
+        st.conns.insert(conn, ConnState::new());
         self.host_event(&mut st);
         true
+    }
+
+    /// The host opened the connection the firmware asked for
+    /// ([`Wire::connect`]): the firmware's `connect()` returns 0. False
+    /// when the firmware no longer waits for it (its `connect()` timed
+    /// out, or the chip reset): the host then closes it.
+    pub fn host_connected(&self, conn: ConnId) -> bool {
+        let mut st = self.lock();
+        let Some(c) = st.conns.get_mut(&conn).filter(|c| c.opening) else {
+            return false;
+        };
+        c.opening = false;
+        self.host_event(&mut st);
+        true
+    }
+
+    /// The host could not open the connection: the peer answered the SYN
+    /// with an RST (or nothing listens, or the name did not resolve). The
+    /// firmware's `connect()` fails with ECONNREFUSED; the host holds
+    /// nothing for `conn`.
+    pub fn host_refused(&self, conn: ConnId) {
+        let mut st = self.lock();
+        if let Some(c) = st.conns.get_mut(&conn).filter(|c| c.opening) {
+            c.opening = false;
+            c.refused = true;
+        }
+        self.host_event(&mut st);
     }
 
     /// Bytes received on `conn`. Returns how many bytes are now buffered and
