@@ -188,9 +188,9 @@ fn the_role_must_match_the_family_of_the_folder() {
     );
     let text = r#"{"version": 1, "steps": [{"sleep": {"ms": 1}}]}"#;
     assert_eq!(
-        errors(text, "scenarios/esp-websocket-client/t.json"),
+        errors(text, "scenarios/nodemcu-websocket-client/t.json"),
         [
-            "scenarios/esp-websocket-client/t.json:1:1: (root): no `role` (the client role): esp-ws plays the client, but the scenario lies in the folder of the esp-websocket-client family, whose firmware dials out: set \"role\": \"server\""
+            "scenarios/nodemcu-websocket-client/t.json:1:1: (root): no `role` (the client role): esp-ws plays the client, but the scenario lies in the folder of the nodemcu-websocket-client family, whose firmware dials out: set \"role\": \"server\""
         ]
     );
     let text = r#"{"version": 1, "role": "both", "steps": [{"sleep": {"ms": 1}}]}"#;

@@ -410,7 +410,19 @@ impl Services {
     /// `pdFALSE`, then `xTimerStart`): `f` runs on the timer service task
     /// after `delay`, unless the timer is stopped first.
     pub fn timer_start(&self, delay: Duration, f: impl FnOnce() + Send + 'static) -> TimerHandle {
-        timer::start(&self.shared, delay, Box::new(f))
+        timer::start(&self.shared, delay, false, Box::new(f))
+    }
+
+    /// [`Services::timer_start`] for a timer that is a timed wait rather
+    /// than work in flight (see [`Services::quiet_untimed`]): a client's
+    /// connect timeout or keep-alive, which a host that lets time run
+    /// does not wait out.
+    pub fn timer_start_timed(
+        &self,
+        delay: Duration,
+        f: impl FnOnce() + Send + 'static,
+    ) -> TimerHandle {
+        timer::start(&self.shared, delay, true, Box::new(f))
     }
 
     /// The chip has no work in flight between its tasks (no queue item

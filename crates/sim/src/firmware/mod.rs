@@ -6,8 +6,8 @@
 
 pub mod netconn_websocket;
 pub mod nodemcu;
-pub mod websocket_client_example;
 pub mod nodemcu_esp8266;
+pub mod websocket_client_example;
 pub mod ws_echo_server;
 
 use std::fmt;

@@ -52,6 +52,7 @@ pub fn spec() -> Spec {
         })
     })
     .running_scripts()
+    .dialing_out()
     .on_esp8266()
 }
 

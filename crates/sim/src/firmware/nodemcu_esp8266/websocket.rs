@@ -12,6 +12,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mlua::{
@@ -22,6 +23,8 @@ use super::websocketclient::{Espconn, Upcall, WsInfo};
 use crate::chip::{Services, TimerHandle};
 use crate::firmware::nodemcu::lua::{Vm, bad_argument, to_bytes, to_integer, typename};
 use crate::firmware::nodemcu::task::{Prio, Tasks};
+use crate::idf::espconn::{self, Event};
+use crate::idf::lwip::Lwip;
 
 /// `METATABLE_WSCLIENT`.
 const TYPE: &str = "websocket.client";
@@ -68,7 +71,12 @@ impl UserData for Core {}
 pub struct Net {
     id: i64,
     chip: Services,
+    lwip: Arc<Lwip>,
     tasks: Tasks,
+    /// The client's espconn while it has one, and which one it is (a job
+    /// an earlier connection posted finds a newer one and does nothing).
+    conn: Option<espconn::Espconn>,
+    conn_generation: u64,
     /// `timeoutTimer`: the armed timer and its generation (a timer that
     /// fires after it was re-armed or disarmed does nothing).
     timer: Option<TimerHandle>,
@@ -82,23 +90,25 @@ impl Net {
         }
         self.generation += 1;
         let (id, generation, tasks) = (self.id, self.generation, self.tasks.clone());
-        self.timer = Some(
-            self.chip
-                .timer_start(Duration::from_millis(u64::from(ms)), move || {
-                    tasks.post(
-                        Prio::Medium,
-                        Box::new(move |vm: &Vm| timer_job(vm, id, generation, ms, repeat)),
-                    );
-                }),
-        );
+        // The SDK's os_timer: a timed wait of the client (its connect
+        // timeout, keep-alive or close timeout), not work a host waits out.
+        self.timer = Some(self.chip.timer_start_timed(
+            Duration::from_millis(u64::from(ms)),
+            move || {
+                tasks.post(
+                    Prio::Medium,
+                    Box::new(move |vm: &Vm| timer_job(vm, id, generation, ms, repeat)),
+                );
+            },
+        ));
     }
 }
 
 impl Espconn for Net {
-    /// `os_random()`: the SDK's hardware random number register; the
-    /// model draws from the host's generator.
+    /// `os_random()`: the hardware random number register, which
+    /// `esp_random()` reads on the ESP32 too.
     fn random(&mut self) -> u32 {
-        rand_u32()
+        self.chip.esp_random()
     }
 
     /// `dns_gethostbyname`: a dotted address answers at once (ERR_OK). A
@@ -123,17 +133,42 @@ impl Espconn for Net {
         None
     }
 
-    /// `espconn_connect`. The model's lwIP does not dial out yet (the
-    /// simulator's outbound connections are another part of issue 12):
-    /// the SYN goes unanswered, as on a network that drops it, so the
-    /// connect timeout closes the client with -18 after 10 s.
-    fn connect(&mut self, _ip: [u8; 4], _port: u16, _secure: bool) {}
+    /// `espconn_connect` with websocketclient.c's callbacks registered,
+    /// each posted to the Lua task. `espconn_secure_connect` (`wss://`)
+    /// needs TLS, which the modelled build does not have (its banner says
+    /// SSL: false): nothing answers, and the connect timeout closes the
+    /// client with -18.
+    fn connect(&mut self, ip: [u8; 4], port: u16, secure: bool) {
+        if secure {
+            return;
+        }
+        self.conn_generation += 1;
+        let (id, generation, tasks) = (self.id, self.conn_generation, self.tasks.clone());
+        self.conn = espconn::Espconn::connect(&self.chip, &self.lwip, ip, port, move |event| {
+            tasks.post(
+                Prio::Medium,
+                Box::new(move |vm: &Vm| espconn_job(vm, id, generation, event)),
+            );
+        });
+    }
 
-    fn send(&mut self, _data: &[u8]) {}
+    fn send(&mut self, data: &[u8]) {
+        if let Some(conn) = &self.conn {
+            conn.send(data);
+        }
+    }
 
-    fn disconnect(&mut self) {}
+    fn disconnect(&mut self) {
+        if let Some(conn) = &self.conn {
+            conn.disconnect();
+        }
+    }
 
-    fn delete(&mut self) {}
+    fn delete(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.delete();
+        }
+    }
 
     fn arm_timer(&mut self, ms: u32, repeat: bool) {
         self.start_timer(ms, repeat);
@@ -155,24 +190,31 @@ impl Drop for Net {
     }
 }
 
-/// A xorshift generator seeded from the host's clock: `os_random()`
-/// values, fresh for each key and mask.
-fn rand_u32() -> u32 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut s = STATE.load(Ordering::Relaxed);
-    if s == 0 {
-        s = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9_7f4a_7c15)
-            | 1;
-    }
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    STATE.store(s, Ordering::Relaxed);
-    (s >> 32) as u32
+/// What espconn called back, on the Lua task: websocketclient.c's
+/// `connect_callback`, `ws_initReceiveCallback`/`ws_receiveCallback`, the
+/// sent callback, `disconnect_callback` and `error_callback`.
+fn espconn_job(vm: &Vm, id: i64, generation: u64, event: Event) {
+    let up = with_core(vm, id, |c| {
+        if c.net.conn_generation != generation {
+            return None;
+        }
+        let Core { ws, net } = c;
+        match event {
+            Event::Connected => {
+                ws.connected(net);
+                None
+            }
+            Event::Received(segment) => ws.received(&segment, net),
+            Event::Sent => {
+                ws.sent(net);
+                None
+            }
+            Event::Disconnected => ws.disconnected(net),
+            Event::Error(err) => ws.error(err, net),
+        }
+    })
+    .flatten();
+    drive(vm, id, up);
 }
 
 /// `os_timer` fired: a periodic timer runs on, then its function.
@@ -448,7 +490,7 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
     }
 
     let next_id = Rc::new(Cell::new(1i64));
-    let (chip, tasks) = (vm.chip.clone(), vm.tasks.clone());
+    let (chip, lwip, tasks) = (vm.chip.clone(), vm.lwip.clone(), vm.tasks.clone());
     let t = lua.create_table()?;
     t.set(
         "createClient",
@@ -460,7 +502,10 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
                 net: Net {
                     id,
                     chip: chip.clone(),
+                    lwip: lwip.clone(),
                     tasks: tasks.clone(),
+                    conn: None,
+                    conn_generation: 0,
                     timer: None,
                     generation: 0,
                 },
