@@ -213,6 +213,12 @@ fn a_scenario_applies_to_the_firmware_of_the_other_side_only() {
         s.why_not_for(server).unwrap(),
         "esp-ws plays the server in it, and v5.5.5 serves WebSocket itself"
     );
+    // In a family's folder, the SKIP line names what runs it.
+    let in_folder = parse_str(&text, "scenarios/nodemcu-websocket-client/t.json").unwrap();
+    assert_eq!(
+        in_folder.why_not_for(server).unwrap(),
+        "esp-ws plays the server in it, and v5.5.5 serves WebSocket itself; firmware nodemcu-websocket-client runs it"
+    );
     let c = parse_str(
         r#"{"version": 1, "steps": [{"sleep": {"ms": 1}}]}"#,
         "t.json",

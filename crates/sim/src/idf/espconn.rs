@@ -114,7 +114,7 @@ impl Espconn {
         }));
         {
             let (lwip, conn) = (lwip.clone(), conn.clone());
-            let host = std::net::Ipv4Addr::from(ip).to_string();
+            let host = format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
             chip.create_task("espconn", move || client_task(&lwip, &conn, &host, port));
         }
         Some(Espconn {

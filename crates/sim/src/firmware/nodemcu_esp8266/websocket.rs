@@ -116,11 +116,8 @@ impl Espconn for Net {
     /// the lookup fails (-5); lwIP's retries before it gives up are not
     /// modelled, the answer comes as the next job (inferred).
     fn resolve(&mut self, host: &[u8]) -> Option<[u8; 4]> {
-        if let Some(ip) = std::str::from_utf8(host)
-            .ok()
-            .and_then(|h| h.parse::<std::net::Ipv4Addr>().ok())
-        {
-            return Some(ip.octets());
+        if let Some(ip) = dotted_quad(host) {
+            return Some(ip);
         }
         let id = self.id;
         self.tasks.post(
@@ -188,6 +185,23 @@ impl Drop for Net {
             t.stop();
         }
     }
+}
+
+/// `ipaddr_aton` for the form a URL carries, four decimal parts
+/// (`dns_gethostbyname` tries it before asking a server; its other forms,
+/// such as `127.1`, are not modelled).
+fn dotted_quad(host: &[u8]) -> Option<[u8; 4]> {
+    let text = std::str::from_utf8(host).ok()?;
+    let mut ip = [0u8; 4];
+    let mut parts = text.split('.');
+    for b in ip.iter_mut() {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        *b = part.parse().ok()?;
+    }
+    parts.next().is_none().then_some(ip)
 }
 
 /// What espconn called back, on the Lua task: websocketclient.c's
@@ -583,4 +597,30 @@ fn gc(lua: &Lua, id: i64, tasks: &Tasks) -> mlua::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dotted_quad;
+
+    #[test]
+    fn only_four_decimal_parts_are_an_address() {
+        assert_eq!(dotted_quad(b"127.0.0.1"), Some([127, 0, 0, 1]));
+        assert_eq!(dotted_quad(b"10.0.2.2"), Some([10, 0, 2, 2]));
+        for name in [
+            &b"echo.websocket.org"[..],
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"1.2.3.256",
+            b"1..3.4",
+            b"",
+        ] {
+            assert_eq!(
+                dotted_quad(name),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
+        }
+    }
 }
