@@ -393,7 +393,8 @@ fn list_firmware_names_each_profile_then_its_esp_idf_version() {
             "nodemcu-pr3514-probe",
             "nodemcu-pr3514-stop",
             "netconn-hx",
-            "esp-websocket-client-1.8.0"
+            "esp-websocket-client-1.8.0",
+            "nodemcu-websocket-client"
         ],
         "{o}"
     );

@@ -38,9 +38,11 @@ pub struct SimArgs {
     /// as init.lua, in place of the module documentation's example).
     #[arg(long, value_name = "FILE")]
     pub script: Option<std::path::PathBuf>,
-    /// For a firmware that dials out (esp-websocket-client-1.8.0): the
-    /// WebSocket server it connects to, ws://HOST:PORT/PATH (built in as
-    /// its CONFIG_WEBSOCKET_URI). Required for such a firmware.
+    /// For a firmware that dials out (esp-websocket-client-1.8.0,
+    /// nodemcu-websocket-client): the WebSocket server it connects to,
+    /// ws://HOST:PORT/PATH (esp_websocket_client's CONFIG_WEBSOCKET_URI;
+    /// for NodeMCU, what `{uri}` in the script becomes). Required for such
+    /// a firmware.
     #[arg(long, value_name = "URI")]
     pub uri: Option<String>,
     /// For a client example: destroy the client no earlier than SECONDS

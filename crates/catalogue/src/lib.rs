@@ -110,6 +110,13 @@ pub const ESP_WEBSOCKET_CLIENT_DEFAULT: &str = "esp-websocket-client-1.8.0";
 /// before it starts the client (fact sheet esp-websocket-client.md §2).
 const READY_ESP_WEBSOCKET_CLIENT: &[&str] = &[r"websocket: Connecting to \S+"];
 
+const NODEMCU_WEBSOCKET_CLIENT: &str = "nodemcu-websocket-client";
+/// The NodeMCU websocket client profile, the default of its family.
+pub const NODEMCU_CLIENT: &str = "nodemcu-websocket-client";
+/// NodeMCU's banner (app/lua/lua.c, ESP8266 builds too), printed before
+/// init.lua runs.
+const READY_NODEMCU_CLIENT: &[&str] = &[r"powered by Lua"];
+
 /// The netconn server logs nothing (fact sheet section 9); ESP-IDF v3.0's
 /// default event handler prints the station's address, after the server
 /// task listens.
@@ -139,6 +146,12 @@ static FAMILIES: &[Family] = &[
         title: "ESP-IDF's esp_websocket_client (esp-protocols) running its example app",
         role: Role::Client,
         default_firmware: ESP_WEBSOCKET_CLIENT_DEFAULT,
+    },
+    Family {
+        name: NODEMCU_WEBSOCKET_CLIENT,
+        title: "NodeMCU's websocket client module (ESP8266)",
+        role: Role::Client,
+        default_firmware: NODEMCU_CLIENT,
     },
 ];
 
@@ -262,6 +275,18 @@ static FIRMWARES: &[Firmware] = &[
         // CONFIG_WEBSOCKET_URI; esp-ws listens there on this port by
         // default (the recorded sessions used 18080).
         port: 18080,
+        ws_path: "/",
+        known_bugs: &[],
+    },
+    Firmware {
+        name: NODEMCU_CLIENT,
+        family: NODEMCU_WEBSOCKET_CLIENT,
+        release: "NodeMCU release (36cbf9f0, Lua 5.3) websocket module on the ESP8266 NONOS SDK 3.0",
+        summary: "the module documentation's example script dialling out: health-check PINGs, close statuses as numbers, the first fragment of a message lost",
+        ready: READY_NODEMCU_CLIENT,
+        // The module documentation's example dials ws://echo.websocket.org
+        // (port 80); a script at a desk names its own port.
+        port: 8080,
         ws_path: "/",
         known_bugs: &[],
     },
@@ -440,14 +465,18 @@ mod tests {
     }
 
     #[test]
-    fn the_client_profile_comes_last() {
+    fn client_profiles_come_last_in_the_fixed_order() {
         let names: Vec<&str> = firmwares().iter().map(|f| f.name).collect();
-        assert_eq!(names.last(), Some(&"esp-websocket-client-1.8.0"));
-        let client = find("esp-websocket-client-1.8.0").unwrap();
-        assert_eq!(client.role(), Role::Client);
-        assert_eq!(client.snapshot_suffix(), None);
+        assert_eq!(
+            &names[names.len() - 2..],
+            ["esp-websocket-client-1.8.0", "nodemcu-websocket-client"]
+        );
+        for name in ["esp-websocket-client-1.8.0", "nodemcu-websocket-client"] {
+            assert_eq!(find(name).unwrap().role(), Role::Client, "{name}");
+            assert_eq!(find(name).unwrap().snapshot_suffix(), None, "{name}");
+        }
         assert!(servers().all(|f| f.role() == Role::Server));
-        assert_eq!(servers().count(), firmwares().len() - 1);
+        assert_eq!(servers().count(), firmwares().len() - 2);
     }
 
     #[test]

@@ -12,6 +12,12 @@ pub enum Rule {
     Regex { regex: Regex, replacement: String },
     /// Every occurrence of `from` is replaced by `to`, verbatim.
     Literal { from: String, to: String },
+    /// Every match of `regex` is replaced by what `replace` makes of it
+    /// (a built-in rule that must look at what it matched).
+    Computed {
+        regex: Regex,
+        replace: fn(&regex::Captures<'_>) -> String,
+    },
 }
 
 impl Rule {
@@ -21,6 +27,7 @@ impl Rule {
                 regex.replace_all(text, replacement.as_str()).into_owned()
             }
             Rule::Literal { from, to } => text.replace(from.as_str(), to),
+            Rule::Computed { regex, replace } => regex.replace_all(text, *replace).into_owned(),
         }
     }
 }
@@ -63,7 +70,16 @@ impl Normalizer {
         // and peer ports are ephemeral. With a port first, so that the port
         // is recognised as one before the bare address rule runs.
         n.builtin(&format!(r"\b{IPV4}:[0-9]{{1,5}}\b"), "[IP]:[PORT]");
-        n.builtin(&format!(r"\b{IPV4}\b"), "[IP]");
+        // NodeMCU's banner names its version in four parts (NODE_VERSION,
+        // `NodeMCU 3.0.0.0`), which is not an address.
+        n.add_rule(Rule::Computed {
+            regex: Regex::new(&format!(r"(NodeMCU )?\b{IPV4}\b"))
+                .expect("built-in normalizer pattern is valid"),
+            replace: |c| match c.get(1) {
+                Some(_) => c[0].to_owned(),
+                None => "[IP]".to_owned(),
+            },
+        });
         n
     }
 
@@ -120,12 +136,12 @@ impl Normalizer {
                     .iter()
                     .position(|r| match r {
                         Rule::Literal { from: f, .. } => f.len() < from.len(),
-                        Rule::Regex { .. } => true,
+                        Rule::Regex { .. } | Rule::Computed { .. } => true,
                     })
                     .unwrap_or(self.rules.len());
                 self.rules.insert(at, rule);
             }
-            Rule::Regex { .. } => self.rules.push(rule),
+            Rule::Regex { .. } | Rule::Computed { .. } => self.rules.push(rule),
         }
     }
 
@@ -251,6 +267,8 @@ mod tests {
             "I (T) ws: client [IP]:[PORT] connected",
         );
         check(&n, "got ip:192.168.4.2.", "got ip:[IP].");
+        check(&n, "NodeMCU 3.0.0.0 ", "NodeMCU 3.0.0.0 ");
+        check(&n, "NodeMCU at 10.0.0.1", "NodeMCU at [IP]");
         // Not IPv4.
         check(
             &n,

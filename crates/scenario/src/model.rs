@@ -124,7 +124,7 @@ impl Scenario {
             return None;
         }
         if firmware.role() != self.role.firmware_role() {
-            return Some(match self.role {
+            let why = match self.role {
                 Role::Server => format!(
                     "esp-ws plays the server in it, and {} serves WebSocket itself",
                     firmware.name
@@ -133,7 +133,14 @@ impl Scenario {
                     "esp-ws plays the client in it, and {} dials out",
                     firmware.name
                 ),
-            });
+            };
+            // What runs it: the default firmware of the folder's family.
+            return Some(
+                match self.family.as_deref().and_then(esp_ws_catalogue::family) {
+                    Some(f) => format!("{why}; firmware {} runs it", f.default_firmware),
+                    None => why,
+                },
+            );
         }
         Some(match (&self.firmware, &self.family) {
             (Some(list), _) => format!("only for firmware {}", list.join(", ")),

@@ -198,9 +198,9 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "err_unknown_firmware.json",
         &[
-            r#"tests/fixtures/err_unknown_firmware.json:3:26: firmware[1]: unknown firmware profile "v5.5.6" (did you mean "v5.5.5"?); known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx, esp-websocket-client-1.8.0"#,
+            r#"tests/fixtures/err_unknown_firmware.json:3:26: firmware[1]: unknown firmware profile "v5.5.6" (did you mean "v5.5.5"?); known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx, esp-websocket-client-1.8.0, nodemcu-websocket-client"#,
             r#"tests/fixtures/err_unknown_firmware.json:4:31: known_bugs[0].firmware: "v9" is not in the scenario's `firmware` list, so it would never run there"#,
-            r#"tests/fixtures/err_unknown_firmware.json:4:42: known_bugs[0].firmware[1]: unknown firmware profile "v9"; known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx, esp-websocket-client-1.8.0"#,
+            r#"tests/fixtures/err_unknown_firmware.json:4:42: known_bugs[0].firmware[1]: unknown firmware profile "v9"; known: v5.5.5, v4.2, v4.4, v5.5.2, master, master-strict, nodemcu-pr3514, nodemcu-pr3514-probe, nodemcu-pr3514-stop, netconn-hx, esp-websocket-client-1.8.0, nodemcu-websocket-client"#,
         ],
     ),
     (

@@ -188,9 +188,9 @@ fn the_role_must_match_the_family_of_the_folder() {
     );
     let text = r#"{"version": 1, "steps": [{"sleep": {"ms": 1}}]}"#;
     assert_eq!(
-        errors(text, "scenarios/esp-websocket-client/t.json"),
+        errors(text, "scenarios/nodemcu-websocket-client/t.json"),
         [
-            "scenarios/esp-websocket-client/t.json:1:1: (root): no `role` (the client role): esp-ws plays the client, but the scenario lies in the folder of the esp-websocket-client family, whose firmware dials out: set \"role\": \"server\""
+            "scenarios/nodemcu-websocket-client/t.json:1:1: (root): no `role` (the client role): esp-ws plays the client, but the scenario lies in the folder of the nodemcu-websocket-client family, whose firmware dials out: set \"role\": \"server\""
         ]
     );
     let text = r#"{"version": 1, "role": "both", "steps": [{"sleep": {"ms": 1}}]}"#;
@@ -212,6 +212,12 @@ fn a_scenario_applies_to_the_firmware_of_the_other_side_only() {
     assert_eq!(
         s.why_not_for(server).unwrap(),
         "esp-ws plays the server in it, and v5.5.5 serves WebSocket itself"
+    );
+    // In a family's folder, the SKIP line names what runs it.
+    let in_folder = parse_str(&text, "scenarios/nodemcu-websocket-client/t.json").unwrap();
+    assert_eq!(
+        in_folder.why_not_for(server).unwrap(),
+        "esp-ws plays the server in it, and v5.5.5 serves WebSocket itself; firmware nodemcu-websocket-client runs it"
     );
     let c = parse_str(
         r#"{"version": 1, "steps": [{"sleep": {"ms": 1}}]}"#,

@@ -147,6 +147,7 @@ impl Simulator {
                 reboot_on_panic: cfg.reboot_on_panic,
                 uart_rx: cfg.uart_rx.clone(),
                 random_seed: cfg.random_seed,
+                rom: cfg.profile.firmware.rom,
             },
             serial,
         );

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::firmware::{self, netconn_websocket, nodemcu, websocket_client_example, ws_echo_server};
+use crate::firmware::{
+    self, netconn_websocket, nodemcu, nodemcu_esp8266, websocket_client_example, ws_echo_server,
+};
 use crate::idf::release;
 
 #[derive(Clone, Debug)]
@@ -131,6 +133,17 @@ pub fn esp_websocket_client_1_8_0() -> Profile {
     }
 }
 
+/// NodeMCU for the ESP8266 (release branch 36cbf9f0, Lua 5.3, NONOS SDK
+/// 3.0) with its `websocket` client module, running the module
+/// documentation's example (fact sheet nodemcu-websocket-client.md).
+pub fn nodemcu_websocket_client() -> Profile {
+    Profile {
+        name: "nodemcu-websocket-client",
+        idf: Arc::new(release::nonos_sdk_3_0()),
+        firmware: nodemcu_esp8266::spec(),
+    }
+}
+
 /// Every profile, the default first.
 pub fn all() -> Vec<Arc<Profile>> {
     vec![
@@ -145,6 +158,7 @@ pub fn all() -> Vec<Arc<Profile>> {
         Arc::new(nodemcu_pr3514_stop()),
         Arc::new(netconn_hx()),
         Arc::new(esp_websocket_client_1_8_0()),
+        Arc::new(nodemcu_websocket_client()),
     ]
 }
 

@@ -81,10 +81,15 @@ impl Ctx<'_> {
         timeout: Duration,
         deadline: tokio::time::Instant,
     ) -> StepResult {
+        // A close seen before this step (a `drop` drains the connection
+        // and notes the peer's close) is in the transcript already.
+        let seen = self.conn(&e.conn)?.conn.closed();
         let ev = self.next_frame(&e.conn, deadline).await?;
         match ev {
             FrameEvent::Closed { how, trailing } if trailing.is_empty() => {
-                self.record(&e.conn, '<', format!("closed ({how})"), None);
+                if seen.is_none() {
+                    self.record(&e.conn, '<', format!("closed ({how})"), None);
+                }
                 let ok = match e.how {
                     sc::ClosedHow::Any => true,
                     sc::ClosedHow::Fin => how == Closed::Fin,

@@ -62,6 +62,22 @@ pub struct Config {
     /// Seeds `esp_random()` (tests); `None`: a seed of its own each
     /// power-on, as the hardware RNG is.
     pub random_seed: Option<u64>,
+    /// Whose mask ROM runs first at each reset.
+    pub rom: Rom,
+}
+
+/// The mask ROM that runs at each reset, and what of it the console shows.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Rom {
+    /// The ESP32's (ECO3): its banner at 115200 baud ([`rom_banner`]).
+    #[default]
+    Esp32,
+    /// The ESP8266's, for NodeMCU's ESP8266 firmware on the same model of
+    /// tasks, timers and UART: its ROM (and the NONOS SDK before
+    /// `user_init()` sets the UART to 115200) writes at 74880 baud, which
+    /// a console at the firmware's 115200 shows as noise whose bytes no
+    /// source gives; the model prints nothing for it.
+    Esp8266,
 }
 
 /// Why the CPU last started, as the ROM prints it (`rst:0x..`).
@@ -130,6 +146,7 @@ struct Shared {
     con: Console,
     uart_rx: Arc<UartRx>,
     reboot_on_panic: bool,
+    rom: Rom,
     state: Mutex<State>,
     cv: Condvar,
     halt_hooks: Mutex<Vec<Hook>>,
@@ -393,7 +410,19 @@ impl Services {
     /// `pdFALSE`, then `xTimerStart`): `f` runs on the timer service task
     /// after `delay`, unless the timer is stopped first.
     pub fn timer_start(&self, delay: Duration, f: impl FnOnce() + Send + 'static) -> TimerHandle {
-        timer::start(&self.shared, delay, Box::new(f))
+        timer::start(&self.shared, delay, false, Box::new(f))
+    }
+
+    /// [`Services::timer_start`] for a timer that is a timed wait rather
+    /// than work in flight (see [`Services::quiet_untimed`]): a client's
+    /// connect timeout or keep-alive, which a host that lets time run
+    /// does not wait out.
+    pub fn timer_start_timed(
+        &self,
+        delay: Duration,
+        f: impl FnOnce() + Send + 'static,
+    ) -> TimerHandle {
+        timer::start(&self.shared, delay, true, Box::new(f))
     }
 
     /// The chip has no work in flight between its tasks (no queue item
@@ -454,6 +483,7 @@ impl Chip {
                 con,
                 uart_rx: cfg.uart_rx,
                 reboot_on_panic: cfg.reboot_on_panic,
+                rom: cfg.rom,
                 state: Mutex::new(State {
                     random,
                     ..State::default()
@@ -549,7 +579,9 @@ fn cpu(shared: Arc<Shared>, software: Arc<dyn Software>) {
             st.panicked = false;
             st.gpio.clear();
         });
-        rom_banner(&shared.con, reason);
+        if shared.rom == Rom::Esp32 {
+            rom_banner(&shared.con, reason);
+        }
         shared.uart_rx.reopen();
         let chip = Services {
             shared: shared.clone(),

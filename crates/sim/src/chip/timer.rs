@@ -4,7 +4,9 @@
 //! The service task is created the first time a timer is started in a
 //! boot. An armed timer is work in flight (see the queue module): a host
 //! waiting for the firmware to settle waits for it to fire, or to be
-//! stopped.
+//! stopped. A *timed* timer is a timed wait instead (see the event group
+//! module): the periodic keep-alive of a client, which never stops while
+//! it is connected, is time passing, not work a host should wait out.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,8 +20,8 @@ type Callback = Box<dyn FnOnce() + Send>;
 #[derive(Default)]
 pub(super) struct Timers {
     next_id: u64,
-    /// Armed timers: their deadline and callback.
-    armed: BTreeMap<u64, (Instant, Callback)>,
+    /// Armed timers: their deadline, callback, and whether they are timed.
+    armed: BTreeMap<u64, (Instant, Callback, bool)>,
     service_started: bool,
 }
 
@@ -39,25 +41,53 @@ impl TimerHandle {
         if st.boots != self.boot {
             return false;
         }
-        let removed = st.timers.armed.remove(&self.id).is_some();
+        let removed = st.timers.armed.remove(&self.id);
         drop(st);
-        if removed {
-            self.shared.work_done(1);
+        match removed {
+            Some((_, _, timed)) => {
+                disarmed(&self.shared, timed);
+                true
+            }
+            None => false,
         }
-        removed
     }
 }
 
-pub(super) fn start(shared: &Arc<Shared>, delay: Duration, f: Callback) -> TimerHandle {
+/// A timer is no longer armed: it fired (after its callback ran) or was
+/// stopped.
+fn disarmed(shared: &Shared, timed: bool) {
+    if timed {
+        shared.update(|st| {
+            st.timed = st.timed.saturating_sub(1);
+            st.timed_epoch += 1;
+        });
+    } else {
+        shared.work_done(1);
+    }
+}
+
+pub(super) fn start(
+    shared: &Arc<Shared>,
+    delay: Duration,
+    timed: bool,
+    f: Callback,
+) -> TimerHandle {
     let mut st = shared.lock();
     let id = st.timers.next_id;
     st.timers.next_id += 1;
-    st.timers.armed.insert(id, (Instant::now() + delay, f));
+    st.timers
+        .armed
+        .insert(id, (Instant::now() + delay, f, timed));
     let start_service = !std::mem::replace(&mut st.timers.service_started, true);
     let boot = st.boots;
-    // An armed timer is work in flight, like a queue item.
-    st.busy += 1;
-    st.busy_epoch += 1;
+    if timed {
+        st.timed += 1;
+        st.timed_epoch += 1;
+    } else {
+        // An armed timer is work in flight, like a queue item.
+        st.busy += 1;
+        st.busy_epoch += 1;
+    }
     drop(st);
     shared.cv.notify_all();
     if start_service {
@@ -90,14 +120,16 @@ fn service_task(shared: &Arc<Shared>) {
             .timers
             .armed
             .iter()
-            .min_by_key(|(id, (at, _))| (*at, **id))
-            .map(|(id, (at, _))| (*id, *at));
+            .min_by_key(|(id, (at, _, _))| (*at, **id))
+            .map(|(id, (at, _, _))| (*id, *at));
         match next {
             Some((id, at)) if at <= now => {
-                let (_, f) = st.timers.armed.remove(&id).expect("armed");
+                let (_, f, timed) = st.timers.armed.remove(&id).expect("armed");
                 drop(st);
+                // What the callback hands on (a queue item) is counted
+                // before the timer stops counting.
                 f();
-                shared.work_done(1);
+                disarmed(shared, timed);
                 st = shared.lock();
             }
             Some((_, at)) => {

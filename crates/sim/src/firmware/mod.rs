@@ -6,6 +6,7 @@
 
 pub mod netconn_websocket;
 pub mod nodemcu;
+pub mod nodemcu_esp8266;
 pub mod websocket_client_example;
 pub mod ws_echo_server;
 
@@ -75,6 +76,9 @@ pub struct Spec {
     pub runs_scripts: bool,
     /// It dials out to a server ([`Options::uri`]) rather than serving.
     pub dials_out: bool,
+    /// The chip's mask ROM it is flashed behind (ESP-IDF firmware: the
+    /// ESP32's; NodeMCU's ESP8266 firmware: the ESP8266's).
+    pub rom: crate::chip::Rom,
     build: Arc<Build>,
 }
 
@@ -87,6 +91,7 @@ impl Spec {
             name,
             runs_scripts: false,
             dials_out: false,
+            rom: crate::chip::Rom::Esp32,
             build: Arc::new(build),
         }
     }
@@ -103,6 +108,14 @@ impl Spec {
     pub fn dialing_out(self) -> Spec {
         Spec {
             dials_out: true,
+            ..self
+        }
+    }
+
+    /// The same firmware, for the ESP8266 (see [`crate::chip::Rom`]).
+    pub fn on_esp8266(self) -> Spec {
+        Spec {
+            rom: crate::chip::Rom::Esp8266,
             ..self
         }
     }

@@ -9,6 +9,7 @@ pub mod esp_http_server;
 pub mod esp_netif;
 pub mod esp_system;
 pub mod esp_websocket_client;
+pub mod espconn;
 pub mod http_parser;
 pub mod lwip;
 pub mod protocol_examples_common;

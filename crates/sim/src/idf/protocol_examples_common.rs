@@ -204,7 +204,7 @@ fn startup_log(con: &Console, startup: Startup, net: &NetIdentity) {
             got_ip_log(con, net, desc, "example_connect", GotIpSummary::V4);
         }
         // No modelled firmware of these releases calls example_connect().
-        Startup::V3_0 | Startup::V5_0 => {}
+        Startup::V3_0 | Startup::V5_0 | Startup::NonosSdk => {}
         Startup::V5 | Startup::V5EthernetInit => {
             // eth_connect.c eth_start(): esp_netif_attach() →
             // esp_eth_netif_glue.c esp_eth_post_attach() prints the MAC the

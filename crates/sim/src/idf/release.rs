@@ -62,6 +62,10 @@ pub enum Startup {
     /// `main_task:` lines of app_startup.c came with v5.1 (inferred from
     /// the releases' boot logs; the NodeMCU fact sheet does not list them).
     V5_0,
+    /// Not ESP-IDF: the ESP8266 NONOS SDK under NodeMCU's ESP8266
+    /// firmware, whose start-up prints nothing at the console's baud rate
+    /// (see `chip::Rom::Esp8266`).
+    NonosSdk,
 }
 
 impl Startup {
@@ -472,5 +476,18 @@ pub fn master_strict() -> Release {
             ..b.ws
         },
         ..b
+    }
+}
+
+/// Not an ESP-IDF release: the ESP8266 NONOS SDK 3.0 (e4434aa, the one
+/// NodeMCU's release branch builds with), for what the model's layers
+/// below a firmware share with it: lwIP (under the SDK's espconn), the
+/// tick and a start-up that prints nothing. Nothing of esp_http_server is
+/// used; its fields are v3.0's, unused. The NONOS SDK has no log library:
+/// colours and ticks never reach the console.
+pub fn nonos_sdk_3_0() -> Release {
+    Release {
+        startup: Startup::NonosSdk,
+        ..v3_0()
     }
 }

@@ -18,9 +18,9 @@
 //! so the model prints no address line: its ready line is the banner.
 
 mod httpd;
-mod lua;
-mod task;
-mod tmr;
+pub(crate) mod lua;
+pub(crate) mod task;
+pub(crate) mod tmr;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,7 +125,7 @@ fn open_modules(vm: &Vm) -> mlua::Result<()> {
 /// which `luaopen_node` installs: print the traceback, and the first time
 /// arm a 2-second one-shot timer that restarts the chip (`esp_restart`).
 /// `node.setonerror(print)` prints without restarting (docs/nodemcu-lrm.md).
-fn open_node(vm: &Vm) -> mlua::Result<()> {
+pub(crate) fn open_node(vm: &Vm) -> mlua::Result<()> {
     let default_onerror = {
         let chip = vm.chip.clone();
         let armed = std::cell::Cell::new(false);
@@ -161,7 +161,7 @@ fn open_node(vm: &Vm) -> mlua::Result<()> {
 /// message handler `msghandler`) or a syntax error's message is printed
 /// at once through `print` (`l_print`), not through `onerror`, so it does
 /// not restart the chip; a full garbage collection follows an error.
-fn run_init(vm: &Vm, script: &[u8]) {
+pub(crate) fn run_init(vm: &Vm, script: &[u8]) {
     let message = match vm.lua.load(script).set_name("@init.lua").into_function() {
         Ok(f) => match vm.docall(f) {
             Ok(()) => return,

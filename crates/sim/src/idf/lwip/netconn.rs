@@ -155,8 +155,18 @@ impl Lwip {
     /// `netconn_recv(conn, &buf)` then `netbuf_data(buf, ...)`: waits for
     /// the next segment and returns it (its first pbuf).
     pub fn netconn_recv(&self, conn: Netconn) -> Result<Netbuf, NetconnErr> {
+        self.recv_segment(conn.0, TCP_MSS)
+    }
+
+    /// What lwIP's raw API hands a connected pcb's `tcp_recv` callback,
+    /// for a stack built with `mss`: the next segment (one host read, cut
+    /// at `mss`), waiting for it; `Closed` is the peer's FIN, `Reset` its
+    /// RST. The SDK's espconn on the ESP8266 receives this way; a socket
+    /// `fd` from [`Lwip::tcp_socket`] and [`Lwip::connect`] stands for the
+    /// pcb.
+    pub fn recv_segment(&self, fd: super::Fd, mss: usize) -> Result<Netbuf, NetconnErr> {
         let mut st = self.lock();
-        let id = self.netconn_conn(&st, conn)?;
+        let id = self.netconn_conn(&st, Netconn(fd))?;
         loop {
             if st.halted {
                 return Err(NetconnErr::Halted);
@@ -166,7 +176,7 @@ impl Lwip {
             };
             if !c.rx.is_empty() {
                 let seg = c.segs.front().copied().unwrap_or(c.rx.len());
-                let n = seg.min(TCP_MSS).min(c.rx.len());
+                let n = seg.min(mss).min(c.rx.len());
                 let data = c.take(n);
                 st.idle = false;
                 return Ok(Netbuf(data));
