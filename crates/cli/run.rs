@@ -82,8 +82,9 @@ pub struct TargetArgs {
     #[arg(long, value_enum, default_value_t = TargetKind::Sim)]
     pub target: TargetKind,
     /// The firmware: a profile name for the simulator (see `esp-ws sim
-    /// --list-firmware`; default v5.5.5), an ESP-IDF build directory or a
-    /// merged flash image for QEMU (default: ./build).
+    /// --list-firmware`; default: for the scenarios in a family's folder,
+    /// that family's default, else v5.5.5), an ESP-IDF build directory or
+    /// a merged flash image for QEMU (default: ./build).
     #[arg(long)]
     pub firmware: Option<String>,
     /// The profile a real firmware (exec, qemu, board) behaves as, for
@@ -254,6 +255,45 @@ fn list(scenarios: &[esp_ws_runner::ScenarioFile]) {
     println!("{}", count(scenarios.len(), "scenario"));
 }
 
+/// The scenarios split by the simulated firmware that runs them, when
+/// `--firmware` names none: those in a family's folder run on that
+/// family's default profile (the default profile would skip every one of
+/// another family's), the rest, and those the family's default does not
+/// apply to, on `default`. The default's group first, then the
+/// catalogue's order; no empty group.
+fn by_family_default(
+    scenarios: Vec<esp_ws_runner::ScenarioFile>,
+    default: &'static esp_ws_catalogue::Firmware,
+) -> Vec<(
+    &'static esp_ws_catalogue::Firmware,
+    Vec<esp_ws_runner::ScenarioFile>,
+)> {
+    let runs_on = |s: &esp_ws_runner::ScenarioFile| {
+        s.scenario
+            .family
+            .as_deref()
+            .and_then(esp_ws_catalogue::family)
+            .and_then(|f| esp_ws_catalogue::find(f.default_firmware))
+            .filter(|fw| s.scenario.applies_to(fw))
+            .unwrap_or(default)
+    };
+    let mut groups: Vec<(&'static esp_ws_catalogue::Firmware, Vec<_>)> = vec![(default, vec![])];
+    groups.extend(
+        esp_ws_catalogue::firmwares()
+            .iter()
+            .filter(|f| f.name != default.name)
+            .map(|f| (f, vec![])),
+    );
+    for s in scenarios {
+        let fw = runs_on(&s);
+        if let Some(g) = groups.iter_mut().find(|(f, _)| f.name == fw.name) {
+            g.1.push(s);
+        }
+    }
+    groups.retain(|(_, files)| !files.is_empty());
+    groups
+}
+
 /// `1 error`, `2 errors`.
 fn count(n: usize, what: &str) -> String {
     if n == 1 {
@@ -338,7 +378,12 @@ fn sim_target(args: &TargetArgs) -> Result<Chosen, String> {
         .firmware
         .clone()
         .unwrap_or_else(|| esp_ws_catalogue::DEFAULT.to_string());
-    let fw = firmware("--firmware", &name)?;
+    sim_target_named(args, &name)
+}
+
+/// The simulator running the profile `name`.
+fn sim_target_named(args: &TargetArgs, name: &str) -> Result<Chosen, String> {
+    let fw = firmware("--firmware", name)?;
     let profile = esp_ws_sim::profile::find(fw.name)
         .ok_or_else(|| format!("--firmware {name}: the simulator does not model it"))?;
     let target = SimTarget {
@@ -707,27 +752,29 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let view = Arc::new(crate::ui::ProgressView::new());
     opts.exec.progress = view.progress();
-    let jobs = opts.jobs;
-    if let Some((max, why)) = opts.target.max_instances()
-        && jobs > max
-        && scenarios.len() > 1
-    {
-        println!(
-            "{:>12} {max} instance{}: {why}",
-            "Note",
-            if max == 1 { "" } else { "s" }
-        );
-    }
+    let groups = if args.t.target == TargetKind::Sim && args.t.firmware.is_none() {
+        let mut groups = Vec::new();
+        for (fw, files) in by_family_default(scenarios, opts.firmware) {
+            let mut o = opts.clone();
+            if fw.name != opts.firmware.name {
+                match sim_target_named(&args.t, fw.name) {
+                    Ok((target, fw)) => {
+                        o.target = target;
+                        o.firmware = fw;
+                        if args.t.ready.is_empty() {
+                            o.ready_markers = esp_ws_runner::ready_markers(fw);
+                        }
+                    }
+                    Err(e) => return usage(e),
+                }
+            }
+            groups.push((o, files));
+        }
+        groups
+    } else {
+        vec![(opts.clone(), scenarios)]
+    };
     let started = Instant::now();
-    let n = opts.instances().min(scenarios.len());
-    println!(
-        "{:>12} {} against the {}, {} instance{}",
-        "Starting",
-        count(scenarios.len(), "scenario"),
-        opts.target.describe(),
-        n,
-        if n == 1 { "" } else { "s" }
-    );
     let artifacts_dir = artifacts.dir.clone();
     let print_artifacts = || {
         if let Some(d) = &artifacts_dir {
@@ -735,16 +782,44 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let shown = view.clone();
-    let run = esp_ws_runner::run_all(scenarios, &opts, move |r| {
-        use crate::ui::{paint_details, paint_status};
-        shown.println(&paint_status(&report::status_line(r)));
-        if r.status == esp_ws_runner::Status::Failed {
-            shown.print(&paint_details(&report::failure_details(r, REVIEW)));
-        } else if r.forced_pass {
-            // INSTA_FORCE_PASS passes a mismatch; it does not hide it.
-            shown.print(&paint_details(&report::snapshot_details(r, REVIEW)));
+    let run = async move {
+        let mut results = Vec::new();
+        for (opts, files) in groups {
+            if let Some((max, why)) = opts.target.max_instances()
+                && opts.jobs > max
+                && files.len() > 1
+            {
+                println!(
+                    "{:>12} {max} instance{}: {why}",
+                    "Note",
+                    if max == 1 { "" } else { "s" }
+                );
+            }
+            let n = opts.instances().min(files.len());
+            println!(
+                "{:>12} {} against the {}, {} instance{}",
+                "Starting",
+                count(files.len(), "scenario"),
+                opts.target.describe(),
+                n,
+                if n == 1 { "" } else { "s" }
+            );
+            let shown = shown.clone();
+            let done = esp_ws_runner::run_all(files, &opts, move |r| {
+                use crate::ui::{paint_details, paint_status};
+                shown.println(&paint_status(&report::status_line(r)));
+                if r.status == esp_ws_runner::Status::Failed {
+                    shown.print(&paint_details(&report::failure_details(r, REVIEW)));
+                } else if r.forced_pass {
+                    // INSTA_FORCE_PASS passes a mismatch; it does not hide it.
+                    shown.print(&paint_details(&report::snapshot_details(r, REVIEW)));
+                }
+            })
+            .await?;
+            results.extend(done);
         }
-    });
+        Ok::<_, esp_ws_runner::RunError>(results)
+    };
     let results = tokio::select! {
         r = run => r,
         (what, code) = shutdown_signal() => {
@@ -825,7 +900,50 @@ pub fn write_report(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::with_default_port;
+    use super::{by_family_default, with_default_port};
+
+    #[test]
+    fn without_a_firmware_each_familys_scenarios_run_on_its_default() {
+        let file = |path: &str, role: &str| {
+            let text = format!(r#"{{"version": 1{role}, "steps": [{{"sleep": {{"ms": 1}}}}]}}"#);
+            esp_ws_runner::ScenarioFile {
+                path: path.into(),
+                scenario: esp_ws_scenario::parse_str(&text, path).unwrap(),
+            }
+        };
+        let server = r#", "role": "server""#;
+        let groups = by_family_default(
+            vec![
+                file("scenarios/nodemcu-websocket-client/a.json", server),
+                file("scenarios/esp-http-server/b.json", ""),
+                file("scenarios/esp-websocket-client/c.json", server),
+                file("elsewhere/d.json", server),
+                file("scenarios/nodemcu-websocket-client/e.json", server),
+                file("scenarios/nodemcu-httpd/f.json", ""),
+                file("scenarios/lwip-netconn/g.json", ""),
+            ],
+            esp_ws_catalogue::default_firmware(),
+        );
+        let names: Vec<(&str, Vec<String>)> = groups
+            .iter()
+            .map(|(fw, files)| {
+                let names = files.iter().map(|f| f.scenario.name.clone()).collect();
+                (fw.name, names)
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                // A server-role scenario outside a family's folder stays
+                // with the default (which skips it, saying why).
+                ("v5.5.5", vec!["b".to_string(), "d".into()]),
+                ("nodemcu-pr3514", vec!["f".into()]),
+                ("netconn-hx", vec!["g".into()]),
+                ("esp-websocket-client-1.8.0", vec!["c".into()]),
+                ("nodemcu-websocket-client", vec!["a".into(), "e".into()]),
+            ]
+        );
+    }
 
     #[test]
     fn a_board_address_without_a_port_gets_the_profiles() {

@@ -217,6 +217,11 @@ fn client_task(lwip: &Lwip, conn: &Mutex<Conn>, host: &str, port: u16) {
     }
     call(conn, Event::Connected);
     loop {
+        // A closed socket's number may already be another connection's: it
+        // is not read again.
+        if lock(conn).fd_closed {
+            return;
+        }
         let got = lwip.recv_segment(fd, TCP_MSS);
         if lock(conn).phase == Phase::Closed {
             // espconn_disconnect closed it: nothing more is called back.
