@@ -342,7 +342,13 @@ fn every_scenario_copes_with_a_link_that_cuts_writes_into_small_pieces() -> Resu
     // left out of the comparison.
     let art = tempfile::tempdir()?;
     let out = esp_ws_run(
-        &["scenarios", "--impair", "delay=10ms,jitter=5ms,chunk=1..64"],
+        &[
+            "scenarios",
+            "--firmware",
+            "v5.5.5",
+            "--impair",
+            "delay=10ms,jitter=5ms,chunk=1..64",
+        ],
         art.path(),
     );
     let o = text(&out.stdout) + &text(&out.stderr);
