@@ -450,6 +450,58 @@ fn sim_uri_is_required_for_a_client_firmware_and_refused_for_a_server() {
     }
 }
 
+/// NodeMCU's client with a script that names its own server needs no
+/// `--uri`: the script's URL is dialled as written.
+#[test]
+fn sim_runs_a_nodemcu_client_script_that_names_its_server_without_uri() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("init.lua");
+    std::fs::write(
+        &script,
+        format!("local ws = websocket.createClient()\nws:connect('ws://{addr}/own')\n"),
+    )
+    .unwrap();
+    let _child = Reap(
+        esp_ws()
+            .args(["sim", "--firmware", "nodemcu-websocket-client", "--script"])
+            .arg(&script)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut s = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the script's client never dialled"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = Vec::new();
+    let mut buf = [0u8; 512];
+    while !req.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the request ends");
+        req.extend_from_slice(&buf[..n]);
+    }
+    let req = String::from_utf8(req).unwrap();
+    assert!(req.starts_with("GET /own HTTP/1.1\r\n"), "{req}");
+    assert!(req.contains("\r\nUser-Agent: ESP8266\r\n"), "{req}");
+}
+
 /// `esp-ws sim --uri` runs the client model against a real server: its
 /// handshake arrives with the URI's path and host, and its console is on
 /// stdout.

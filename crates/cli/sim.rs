@@ -42,7 +42,7 @@ pub struct SimArgs {
     /// nodemcu-websocket-client): the WebSocket server it connects to,
     /// ws://HOST:PORT/PATH (esp_websocket_client's CONFIG_WEBSOCKET_URI;
     /// for NodeMCU, what `{uri}` in the script becomes). Required for such
-    /// a firmware.
+    /// a firmware, unless its --script names the server itself.
     #[arg(long, value_name = "URI")]
     pub uri: Option<String>,
     /// For a client example: destroy the client no earlier than SECONDS
@@ -123,7 +123,10 @@ pub fn main(args: SimArgs) -> ExitCode {
         }
     };
     let dials_out = profile.firmware.dials_out;
-    if dials_out && args.uri.is_none() {
+    // A script of one's own may name its server itself (NodeMCU's
+    // `ws:connect(URL)`); a `{uri}` in it then becomes the documentation
+    // example's own URL.
+    if dials_out && args.uri.is_none() && args.script.is_none() {
         eprintln!(
             "error: --firmware {}: this firmware dials out to a WebSocket server; give it one with --uri ws://HOST:PORT/PATH",
             profile.name
