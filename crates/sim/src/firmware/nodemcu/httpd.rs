@@ -24,7 +24,7 @@ use mlua::{
     AnyUserData, Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value,
 };
 
-use super::lua::{Ret, Vm, bad_argument, to_bytes, to_integer, typename};
+use super::lua::{Raise, Ret, Vm, bad_argument, to_bytes, to_integer, typename};
 use super::task::{Prio, Tasks};
 use crate::chip::{Queue, Services};
 use crate::idf::esp_http_server::ws::{WS_BINARY, WS_TEXT};
@@ -160,7 +160,7 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
     let lwip = vm.lwip.clone();
     {
         let (server, shared, chip) = (side.server.clone(), side.shared.clone(), vm.chip.clone());
-        let raise = raiser(vm);
+        let raise = vm.raiser();
         t.set(
             "start",
             vm.function(move |lua, args| {
@@ -170,7 +170,7 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
     }
     {
         let (server, shared) = (side.server.clone(), side.shared.clone());
-        let raise = raiser(vm);
+        let raise = vm.raiser();
         t.set(
             "websocket",
             vm.function(move |lua, args| lhttpd_websocket(lua, &args, &server, &shared, &raise))?,
@@ -178,7 +178,7 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
     }
     {
         let server = side.server.clone();
-        let raise = raiser(vm);
+        let raise = vm.raiser();
         t.set(
             "unregister",
             vm.function(move |lua, args| {
@@ -241,20 +241,6 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
     lua.globals().set("httpd", t)?;
     lua.set_app_data(side);
     Ok(())
-}
-
-type Raise = Rc<dyn Fn(&Lua, String) -> Ret>;
-
-/// `luaL_error` for closures that outlive the borrow of the VM.
-fn raiser(vm: &Vm) -> Raise {
-    let fail = vm.raise("").expect("a Lua value");
-    let marker = fail.front().cloned().unwrap_or(Value::Nil);
-    Rc::new(move |lua: &Lua, msg: String| {
-        let mut v = MultiValue::new();
-        v.push_back(marker.clone());
-        v.push_back(Value::String(lua.create_string(msg)?));
-        Ok(v)
-    })
 }
 
 /// `uri_match_file_suffix_first()`: `*.sufx` templates match by suffix,
@@ -696,7 +682,7 @@ fn request_object(vm: &Vm, data: &RequestData, side: &LuaSideRef) -> mlua::Resul
     let guard_now = side.guard.get();
     let guard = side.guard.clone();
     let link = side.link.clone();
-    let raise = raiser(vm);
+    let raise = vm.raiser();
     let get_hdr = {
         let (guard, link, raise) = (guard.clone(), link.clone(), raise.clone());
         vm.function(move |lua, args: MultiValue| {
@@ -874,7 +860,7 @@ impl UserData for ReqObject {
 pub fn open_ws_methods(vm: &Vm) -> mlua::Result<()> {
     let lua = &vm.lua;
     let methods = lua.create_table()?;
-    let raise = raiser(vm);
+    let raise = vm.raiser();
     let chip = vm.chip.clone();
     {
         let raise = raise.clone();

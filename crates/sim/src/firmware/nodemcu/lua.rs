@@ -10,6 +10,7 @@
 //! `package` are left out, so a script can only reach what NodeMCU's
 //! modelled modules offer.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use mlua::{Function, IntoLuaMulti, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
@@ -39,6 +40,9 @@ pub struct Vm {
 
 /// A module function's result: values, or the error it raises.
 pub type Ret = mlua::Result<MultiValue>;
+
+/// `luaL_error` as a closure: see [`Vm::raiser`].
+pub type Raise = Rc<dyn Fn(&Lua, String) -> Ret>;
 
 impl Vm {
     pub fn new(
@@ -112,6 +116,18 @@ impl Vm {
     /// `luaL_error(L, msg)` from a module function.
     pub fn raise(&self, msg: impl Into<String>) -> Ret {
         (self.fail.clone(), msg.into()).into_lua_multi(&self.lua)
+    }
+
+    /// [`Vm::raise`] for a module function's closure, which outlives the
+    /// borrow of the VM.
+    pub fn raiser(&self) -> Raise {
+        let fail = Value::Table(self.fail.clone());
+        Rc::new(move |lua: &Lua, msg: String| {
+            Ok(MultiValue::from_iter([
+                fail.clone(),
+                Value::String(lua.create_string(msg)?),
+            ]))
+        })
     }
 
     /// A module function: Rust code that returns values or raises.

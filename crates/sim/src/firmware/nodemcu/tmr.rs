@@ -144,13 +144,7 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
     lua.set_named_registry_value(CALLBACKS, lua.create_table()?)?;
     let next_id = std::rc::Rc::new(std::cell::Cell::new(1i64));
     let methods = lua.create_table()?;
-    let fail = vm.raise("")?.front().cloned().unwrap_or(Value::Nil);
-    let raiser = move |lua: &mlua::Lua, msg: String| -> mlua::Result<MultiValue> {
-        Ok(MultiValue::from_iter([
-            fail.clone(),
-            Value::String(lua.create_string(msg)?),
-        ]))
-    };
+    let raiser = vm.raiser();
 
     // `tmr_register` (and `tmr_alarm`: register, then start).
     for (name, start) in [("register", false), ("alarm", true)] {

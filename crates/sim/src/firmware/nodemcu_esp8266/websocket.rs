@@ -304,6 +304,31 @@ fn callback(vm: &Vm, id: i64, up: Upcall) {
     }
 }
 
+/// A method of `websocket.client`, returning nothing: `luaL_checkudata`
+/// on `self`, then `body` with the client's number; an `Err(msg)` from it
+/// is raised (`luaL_error`).
+fn method(
+    vm: &Vm,
+    methods: &Table,
+    name: &'static str,
+    body: impl Fn(&Lua, i64, &MultiValue) -> mlua::Result<Result<(), String>> + 'static,
+) -> mlua::Result<()> {
+    let raise = vm.raiser();
+    methods.set(
+        name,
+        vm.function(move |lua, args| {
+            let outcome = match check_self(&args, name) {
+                Ok(id) => body(lua, id, &args)?,
+                Err(m) => Err(m),
+            };
+            match outcome {
+                Ok(()) => Ok(MultiValue::new()),
+                Err(m) => raise(lua, m),
+            }
+        })?,
+    )
+}
+
 /// `luaL_checkudata(L, 1, "websocket.client")`: the client's number.
 fn check_self(args: &MultiValue, fname: &str) -> Result<i64, String> {
     match args.front() {
@@ -322,172 +347,102 @@ pub fn open(vm: &Vm) -> mlua::Result<()> {
     lua.set_named_registry_value(CALLBACKS, lua.create_table()?)?;
     lua.set_named_registry_value(SELF_REF, lua.create_table()?)?;
     let methods = lua.create_table()?;
-    let fail = vm.raise("")?.front().cloned().unwrap_or(Value::Nil);
-    let raise = move |lua: &Lua, msg: String| -> mlua::Result<MultiValue> {
-        Ok(MultiValue::from_iter([
-            fail.clone(),
-            Value::String(lua.create_string(msg)?),
-        ]))
-    };
 
     // websocketclient_on
-    {
-        let raise = raise.clone();
-        methods.set(
-            "on",
-            vm.function(move |lua, args| {
-                let id = match check_self(&args, "on") {
-                    Ok(id) => id,
-                    Err(m) => return raise(lua, m),
-                };
-                // luaL_checkoption
-                let event = match args.get(1) {
-                    Some(Value::String(s)) => s.to_str()?.to_string(),
-                    _ => {
-                        return raise(lua, bad_argument(1, "on", "string", typename(&args, 1)));
-                    }
-                };
-                if !["connection", "receive", "close"].contains(&event.as_str()) {
-                    return raise(
-                        lua,
-                        format!("bad argument #1 to 'on' (invalid option '{event}')"),
-                    );
-                }
-                let f = match args.get(2) {
-                    None | Some(Value::Nil) => Value::Nil,
-                    Some(Value::Function(f)) => Value::Function(f.clone()),
-                    Some(_) => {
-                        return raise(lua, "bad argument #2 to 'on' (function or nil)".into());
-                    }
-                };
-                let cbs: Table = lua.named_registry_value::<Table>(CALLBACKS)?.raw_get(id)?;
-                cbs.raw_set(event, f)?;
-                Ok(MultiValue::new())
-            })?,
-        )?;
-    }
+    method(vm, &methods, "on", |lua, id, args| {
+        // luaL_checkoption
+        let event = match args.get(1) {
+            Some(Value::String(s)) => s.to_str()?.to_string(),
+            _ => return Ok(Err(bad_argument(1, "on", "string", typename(args, 1)))),
+        };
+        if !["connection", "receive", "close"].contains(&event.as_str()) {
+            return Ok(Err(format!(
+                "bad argument #1 to 'on' (invalid option '{event}')"
+            )));
+        }
+        let f = match args.get(2) {
+            None | Some(Value::Nil) => Value::Nil,
+            Some(Value::Function(f)) => Value::Function(f.clone()),
+            Some(_) => return Ok(Err("bad argument #2 to 'on' (function or nil)".into())),
+        };
+        let cbs: Table = lua.named_registry_value::<Table>(CALLBACKS)?.raw_get(id)?;
+        cbs.raw_set(event, f)?;
+        Ok(Ok(()))
+    })?;
     // websocketclient_connect
-    {
-        let raise = raise.clone();
-        let tasks = vm.tasks.clone();
-        methods.set(
-            "connect",
-            vm.function(move |lua, args| {
-                let id = match check_self(&args, "connect") {
-                    Ok(id) => id,
-                    Err(m) => return raise(lua, m),
-                };
-                let state = core_state(lua, id)?;
-                if state != 0 && state != 4 {
-                    return raise(lua, "Websocket already connecting or connected.\n".into());
-                }
-                // State 0 and the self reference before the URL is checked.
-                set_state(lua, id, 0)?;
-                lua.named_registry_value::<Table>(SELF_REF)?
-                    .raw_set(id, args.front().cloned().unwrap_or(Value::Nil))?;
-                let Some(url) = to_bytes(args.get(1)) else {
-                    return raise(
-                        lua,
-                        bad_argument(1, "connect", "string", typename(&args, 1)),
-                    );
-                };
-                let up = core(lua, id)?.borrow_mut::<Core>().map(|mut c| {
-                    let Core { ws, net } = &mut *c;
-                    ws.connect(&url, net)
-                })?;
-                post_drive(&tasks, id, up);
-                Ok(MultiValue::new())
-            })?,
-        )?;
-    }
+    let tasks = vm.tasks.clone();
+    method(vm, &methods, "connect", move |lua, id, args| {
+        let state = core_state(lua, id)?;
+        if state != 0 && state != 4 {
+            return Ok(Err("Websocket already connecting or connected.\n".into()));
+        }
+        // State 0 and the self reference before the URL is checked.
+        set_state(lua, id, 0)?;
+        lua.named_registry_value::<Table>(SELF_REF)?
+            .raw_set(id, args.front().cloned().unwrap_or(Value::Nil))?;
+        let Some(url) = to_bytes(args.get(1)) else {
+            return Ok(Err(bad_argument(1, "connect", "string", typename(args, 1))));
+        };
+        let up = core(lua, id)?.borrow_mut::<Core>().map(|mut c| {
+            let Core { ws, net } = &mut *c;
+            ws.connect(&url, net)
+        })?;
+        post_drive(&tasks, id, up);
+        Ok(Ok(()))
+    })?;
     // websocketclient_config
-    {
-        let raise = raise.clone();
-        methods.set(
-            "config",
-            vm.function(move |lua, args| {
-                let id = match check_self(&args, "config") {
-                    Ok(id) => id,
-                    Err(m) => return raise(lua, m),
-                };
-                let Some(Value::Table(params)) = args.get(1) else {
-                    return raise(lua, bad_argument(1, "config", "table", typename(&args, 1)));
-                };
-                if let Value::Table(h) = params.get::<Value>("headers")? {
-                    // lua_next order; a key or value that is neither a
-                    // string nor a number is strdup(NULL) in C, a crash the
-                    // model does not reproduce: such a pair is left out.
-                    let mut headers = Vec::new();
-                    for pair in h.pairs::<Value, Value>() {
-                        let (k, v) = pair?;
-                        if let (Some(k), Some(v)) = (to_bytes(Some(&k)), to_bytes(Some(&v))) {
-                            headers.push((k, v));
-                        }
-                    }
-                    core(lua, id)?.borrow_mut::<Core>()?.ws.extra_headers = headers;
+    method(vm, &methods, "config", |lua, id, args| {
+        let Some(Value::Table(params)) = args.get(1) else {
+            return Ok(Err(bad_argument(1, "config", "table", typename(args, 1))));
+        };
+        if let Value::Table(h) = params.get::<Value>("headers")? {
+            // lua_next order; a key or value that is neither a string nor
+            // a number is strdup(NULL) in C, a crash the model does not
+            // reproduce: such a pair is left out.
+            let mut headers = Vec::new();
+            for pair in h.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                if let (Some(k), Some(v)) = (to_bytes(Some(&k)), to_bytes(Some(&v))) {
+                    headers.push((k, v));
                 }
-                Ok(MultiValue::new())
-            })?,
-        )?;
-    }
+            }
+            core(lua, id)?.borrow_mut::<Core>()?.ws.extra_headers = headers;
+        }
+        Ok(Ok(()))
+    })?;
     // websocketclient_send
-    {
-        let raise = raise.clone();
-        methods.set(
-            "send",
-            vm.function(move |lua, args| {
-                let id = match check_self(&args, "send") {
-                    Ok(id) => id,
-                    Err(m) => return raise(lua, m),
-                };
-                if core_state(lua, id)? != 3 {
-                    return raise(lua, "Websocket isn't connected.\n".into());
-                }
-                let Some(msg) = to_bytes(args.get(1)) else {
-                    return raise(lua, bad_argument(1, "send", "string", typename(&args, 1)));
-                };
-                // The opcode is read only with exactly three arguments.
-                let opcode = if args.len() == 3 {
-                    match to_integer(args.get(2)) {
-                        Some(op) => op,
-                        None => {
-                            return raise(
-                                lua,
-                                bad_argument(2, "send", "number", typename(&args, 2)),
-                            );
-                        }
-                    }
-                } else {
-                    1
-                };
-                let ud = core(lua, id)?;
-                let mut c = ud.borrow_mut::<Core>()?;
-                let Core { ws, net } = &mut *c;
-                ws.send(opcode, &msg, net);
-                Ok(MultiValue::new())
-            })?,
-        )?;
-    }
+    method(vm, &methods, "send", |lua, id, args| {
+        if core_state(lua, id)? != 3 {
+            return Ok(Err("Websocket isn't connected.\n".into()));
+        }
+        let Some(msg) = to_bytes(args.get(1)) else {
+            return Ok(Err(bad_argument(1, "send", "string", typename(args, 1))));
+        };
+        // The opcode is read only with exactly three arguments.
+        let opcode = if args.len() == 3 {
+            match to_integer(args.get(2)) {
+                Some(op) => op,
+                None => return Ok(Err(bad_argument(2, "send", "number", typename(args, 2)))),
+            }
+        } else {
+            1
+        };
+        let ud = core(lua, id)?;
+        let mut c = ud.borrow_mut::<Core>()?;
+        let Core { ws, net } = &mut *c;
+        ws.send(opcode, &msg, net);
+        Ok(Ok(()))
+    })?;
     // websocketclient_close
-    {
-        let raise = raise.clone();
-        let tasks = vm.tasks.clone();
-        methods.set(
-            "close",
-            vm.function(move |lua, args| {
-                let id = match check_self(&args, "close") {
-                    Ok(id) => id,
-                    Err(m) => return raise(lua, m),
-                };
-                let up = core(lua, id)?.borrow_mut::<Core>().map(|mut c| {
-                    let Core { ws, net } = &mut *c;
-                    ws.close(net)
-                })?;
-                post_drive(&tasks, id, up);
-                Ok(MultiValue::new())
-            })?,
-        )?;
-    }
+    let tasks = vm.tasks.clone();
+    method(vm, &methods, "close", move |lua, id, _| {
+        let up = core(lua, id)?.borrow_mut::<Core>().map(|mut c| {
+            let Core { ws, net } = &mut *c;
+            ws.close(net)
+        })?;
+        post_drive(&tasks, id, up);
+        Ok(Ok(()))
+    })?;
     lua.set_named_registry_value(METHODS, methods)?;
 
     // The finalizer's metatable: `websocketclient_gc`.
