@@ -69,35 +69,49 @@ impl Firmware for NodeMcu {
     /// no line for either, and a host waiting for the firmware to be up
     /// then knows that the script's routes exist.
     fn app_main(&self, ctx: &Context<'_>) {
-        let chip = ctx.chip.clone();
-        chip.console().printf(b"\n");
-        let tasks = Tasks::new(&chip);
-        let started = chip.queue_create::<()>(1);
-        {
-            let chip = chip.clone();
-            let idf = ctx.idf.clone();
-            let lwip = ctx.lwip.clone();
-            let script = self.script.clone();
-            let started = started.clone();
-            ctx.chip.create_task("lua", move || {
-                let vm = match Vm::new(chip, idf, lwip, tasks.clone()).and_then(|vm| {
-                    open_modules(&vm)?;
-                    Ok(vm)
-                }) {
-                    Ok(vm) => vm,
-                    // The modelled modules always open; nothing to report.
-                    Err(_) => return,
-                };
-                vm.con.printf(BANNER.as_bytes());
-                run_init(&vm, &script);
-                tasks.run_pending(&vm);
-                started.send(());
-                tasks.pump(&vm);
-            });
-        }
-        if started.receive().is_some() {
-            started.handled();
-        }
+        ctx.chip.console().printf(b"\n");
+        start_lua(ctx, &self.script, BANNER, open_modules);
+    }
+}
+
+/// `lua_main()` on a task of its own, as both ports run it: the VM with
+/// the modules `open_modules` opens, the banner, `init.lua` and the jobs
+/// it posted; then the task pump (NodeMCU's, or the ESP8266 SDK's task
+/// loop), until the chip stops. Returns once `init.lua` and what it
+/// posted are done.
+pub(crate) fn start_lua(
+    ctx: &Context<'_>,
+    script: &[u8],
+    banner: &'static str,
+    open_modules: fn(&Vm) -> mlua::Result<()>,
+) {
+    let chip = ctx.chip.clone();
+    let tasks = Tasks::new(&chip);
+    let started = chip.queue_create::<()>(1);
+    {
+        let chip = chip.clone();
+        let idf = ctx.idf.clone();
+        let lwip = ctx.lwip.clone();
+        let script = script.to_vec();
+        let started = started.clone();
+        ctx.chip.create_task("lua", move || {
+            let vm = match Vm::new(chip, idf, lwip, tasks.clone()).and_then(|vm| {
+                open_modules(&vm)?;
+                Ok(vm)
+            }) {
+                Ok(vm) => vm,
+                // The modelled modules always open; nothing to report.
+                Err(_) => return,
+            };
+            vm.con.printf(banner.as_bytes());
+            run_init(&vm, &script);
+            tasks.run_pending(&vm);
+            started.send(());
+            tasks.pump(&vm);
+        });
+    }
+    if started.receive().is_some() {
+        started.handled();
     }
 }
 

@@ -28,8 +28,7 @@ pub mod websocketclient;
 use std::sync::Arc;
 
 use super::nodemcu::lua::Vm;
-use super::nodemcu::task::Tasks;
-use super::nodemcu::{open_node, run_init, tmr};
+use super::nodemcu::{open_node, start_lua, tmr};
 use super::{Context, Firmware, Spec};
 
 /// The module documentation's example (see the file's header).
@@ -87,36 +86,15 @@ impl Firmware for NodeMcu8266 {
     /// returns once `init.lua` and what it posted are done. The Lua prompt
     /// `> ` that follows is not printed: the model reads no console input.
     fn app_main(&self, ctx: &Context<'_>) {
-        let chip = ctx.chip.clone();
-        let tasks = Tasks::new(&chip);
-        let started = chip.queue_create::<()>(1);
-        {
-            let chip = chip.clone();
-            let idf = ctx.idf.clone();
-            let lwip = ctx.lwip.clone();
-            let script = self.script.clone();
-            let started = started.clone();
-            ctx.chip.create_task("lua", move || {
-                let vm = match Vm::new(chip, idf, lwip, tasks.clone()).and_then(|vm| {
-                    websocket::open(&vm)?;
-                    tmr::open(&vm)?;
-                    open_node(&vm)?;
-                    Ok(vm)
-                }) {
-                    Ok(vm) => vm,
-                    Err(_) => return,
-                };
-                vm.con.printf(BANNER.as_bytes());
-                run_init(&vm, &script);
-                tasks.run_pending(&vm);
-                started.send(());
-                tasks.pump(&vm);
-            });
-        }
-        if started.receive().is_some() {
-            started.handled();
-        }
+        start_lua(ctx, &self.script, BANNER, open_modules);
     }
+}
+
+/// The modules the model has (`LUA_USE_MODULES_*` the script reaches).
+fn open_modules(vm: &Vm) -> mlua::Result<()> {
+    websocket::open(vm)?;
+    tmr::open(vm)?;
+    open_node(vm)
 }
 
 /// lua.c `print_version()`: `"\n" NODE_VERSION " build " BUILD_DATE
