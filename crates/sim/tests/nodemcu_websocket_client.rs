@@ -7,13 +7,15 @@
 //! and `ws:close()` unanswered. The scenarios in
 //! scenarios/nodemcu-websocket-client/ cover what a server causes.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use esp_ws_sim::{ConnId, Lwip, SimConfig, Simulator, Wire};
-use sha1::{Digest, Sha1};
+use common::{LwipSlot, accept_key};
+use esp_ws_sim::{ConnId, SimConfig, Simulator, Wire};
 
 struct NoWire;
 
@@ -160,25 +162,19 @@ ws:close()
 /// every write and close.
 #[derive(Default)]
 struct Peer {
-    lwip: OnceLock<Arc<Lwip>>,
+    lwip: LwipSlot,
     refuse: bool,
     answer_101: bool,
     writes: Mutex<BTreeMap<ConnId, Vec<Vec<u8>>>>,
     closes: Mutex<BTreeMap<ConnId, (bool, Instant)>>,
-    connected_at: Mutex<Option<Instant>>,
 }
 
 impl Peer {
-    /// The model's lwIP, which the firmware may use before `dial` hands it
-    /// over (bounded wait).
-    fn lwip(&self) -> Arc<Lwip> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(l) = self.lwip.get() {
-                return l.clone();
-            }
-            assert!(Instant::now() < deadline, "the lwIP was never handed over");
-            std::thread::sleep(Duration::from_millis(1));
+    /// A peer that answers each handshake with a correct 101.
+    fn answering() -> Peer {
+        Peer {
+            answer_101: true,
+            ..Peer::default()
         }
     }
 
@@ -191,13 +187,6 @@ impl Peer {
             .cloned()
             .collect()
     }
-}
-
-fn accept_for(key: &str) -> String {
-    let mut h = Sha1::new();
-    h.update(key.as_bytes());
-    h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
 impl Wire for Peer {
@@ -217,9 +206,9 @@ impl Wire for Peer {
                 .to_string();
             let answer = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-                accept_for(&key)
+                accept_key(&key)
             );
-            let lwip = self.lwip();
+            let lwip = self.lwip.get();
             std::thread::spawn(move || {
                 lwip.host_data(conn, answer.as_bytes());
             });
@@ -235,8 +224,7 @@ impl Wire for Peer {
 
     fn connect(&self, conn: ConnId, host: &str, port: u16) -> bool {
         assert_eq!((host, port), ("127.0.0.1", 8266));
-        *self.connected_at.lock().unwrap() = Some(Instant::now());
-        let (lwip, refuse) = (self.lwip(), self.refuse);
+        let (lwip, refuse) = (self.lwip.get(), self.refuse);
         std::thread::spawn(move || {
             if refuse {
                 lwip.host_refused(conn);
@@ -267,7 +255,7 @@ fn dial(peer: Peer, script: &str, seed: u64) -> Dialed {
     cfg.uri = Some("ws://127.0.0.1:8266/chat?x=1".into());
     cfg.random_seed = Some(seed);
     let chip = Simulator::power_on(cfg, sink, peer.clone());
-    peer.lwip.set(chip.lwip()).ok().unwrap();
+    peer.lwip.set(chip.lwip());
     Dialed { chip, peer, serial }
 }
 
@@ -281,6 +269,19 @@ impl Dialed {
                 return log;
             }
             assert!(Instant::now() < deadline, "no {text:?} in:\n{log}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits (at most 5 s) for `n` writes from the firmware; all of them.
+    fn wait_writes(&self, n: usize) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let writes = self.peer.writes();
+            if writes.len() >= n {
+                return writes;
+            }
+            assert!(Instant::now() < deadline, "{n} writes: {writes:?}");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -323,10 +324,7 @@ fn a_refused_connection_is_an_espconn_reset_109() {
 #[test]
 fn a_reset_after_the_handshake_is_109_and_nothing_is_closed_back() {
     let d = dial(
-        Peer {
-            answer_101: true,
-            ..Peer::default()
-        },
+        Peer::answering(),
         &format!("{PRINT_ALL}ws:connect('{{uri}}')"),
         2,
     );
@@ -348,20 +346,8 @@ ws:config({{headers = {{['User-Agent'] = 'NodeMCU'}}}})
 ws:on('connection', function(w) w:send('one') w:send('two') w:send('\0\1', 2) end)
 ws:connect('{{uri}}')"#
     );
-    let d = dial(
-        Peer {
-            answer_101: true,
-            ..Peer::default()
-        },
-        &script,
-        3,
-    );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while d.peer.writes().len() < 4 {
-        assert!(Instant::now() < deadline, "{:?}", d.peer.writes());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let writes = d.peer.writes();
+    let d = dial(Peer::answering(), &script, 3);
+    let writes = d.wait_writes(4);
     let request = String::from_utf8(writes[0].clone()).unwrap();
     let key = request
         .split("\r\n")
@@ -401,20 +387,8 @@ ws:connect('{{uri}}')"#
     masks.dedup();
     assert_eq!(masks.len(), 3, "a fresh mask per frame");
     // The chip's seeded generator: the same seed, the same key.
-    let again = dial(
-        Peer {
-            answer_101: true,
-            ..Peer::default()
-        },
-        &script,
-        3,
-    );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while again.peer.writes().is_empty() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(again.peer.writes()[0], writes[0]);
+    let again = dial(Peer::answering(), &script, 3);
+    assert_eq!(again.wait_writes(1)[0], writes[0]);
 }
 
 #[test]
@@ -424,14 +398,7 @@ fn close_unanswered_sends_an_empty_close_then_gives_up_after_5_s_with_99() {
 ws:on('connection', function(w) print('connected') w:close() end)
 ws:connect('{{uri}}')"#
     );
-    let d = dial(
-        Peer {
-            answer_101: true,
-            ..Peer::default()
-        },
-        &script,
-        4,
-    );
+    let d = dial(Peer::answering(), &script, 4);
     d.wait_for("connected\n", Duration::from_secs(5));
     let sent_close = Instant::now();
     let log = d.wait_for("closed\t", Duration::from_secs(10));

@@ -4,17 +4,18 @@
 //! example's destroy (no CLOSE, FINISH). The recorded sessions are replayed
 //! by `cargo xtask compare-real-firmware` (tests/real_firmware_client.rs).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use esp_ws_sim::{ConnId, Level, Lwip, SimConfig, Simulator, Wire};
-use sha1::{Digest, Sha1};
+use common::{LwipSlot, accept_key};
+use esp_ws_sim::{ConnId, Level, SimConfig, Simulator, Wire};
 
 #[derive(Default)]
 struct Server {
-    lwip: OnceLock<Arc<Lwip>>,
+    lwip: LwipSlot,
     /// Every write the firmware made, per connection.
     writes: Mutex<BTreeMap<ConnId, Vec<Vec<u8>>>>,
     closes: Mutex<BTreeMap<ConnId, bool>>,
@@ -22,32 +23,6 @@ struct Server {
     accept: bool,
     /// Close TCP (FIN) once the first frame's payload has come.
     drop_after_first_frame: bool,
-}
-
-fn accept_key(key: &str) -> String {
-    let mut h = Sha1::new();
-    h.update(key.as_bytes());
-    h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    base64::engine::general_purpose::STANDARD.encode(h.finalize())
-}
-
-impl Server {
-    /// The model's lwIP. The firmware may dial before `start` has handed it
-    /// over (the chip runs as soon as it is powered on), so this waits for
-    /// it, boundedly.
-    fn lwip(&self) -> Arc<Lwip> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(l) = self.lwip.get() {
-                return l.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "start() never handed over the lwIP"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
 }
 
 impl Wire for Server {
@@ -60,7 +35,7 @@ impl Wire for Server {
         };
         let n = self.writes.lock().unwrap()[&conn].len();
         if n == 3 && self.drop_after_first_frame {
-            let lwip = self.lwip();
+            let lwip = self.lwip.get();
             std::thread::spawn(move || lwip.host_eof(conn));
         }
         if first && self.accept {
@@ -70,7 +45,7 @@ impl Wire for Server {
                 .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
                 .unwrap()
                 .to_string();
-            let lwip = self.lwip();
+            let lwip = self.lwip.get();
             let answer = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
                 accept_key(&key)
@@ -85,7 +60,7 @@ impl Wire for Server {
     }
     fn connect(&self, conn: ConnId, host: &str, port: u16) -> bool {
         assert_eq!((host, port), ("127.0.0.1", 18080));
-        let lwip = self.lwip();
+        let lwip = self.lwip.get();
         std::thread::spawn(move || {
             lwip.host_connected(conn);
         });
@@ -124,9 +99,9 @@ fn start(server: Server, seed: u64, destroy_after: Option<Duration>) -> Run {
     cfg.random_seed = Some(seed);
     cfg.destroy_after = destroy_after;
     // The firmware may dial before this hands the lwIP over: the server
-    // waits for it (`Server::lwip`), and the firmware waits in connect().
+    // waits for it (`LwipSlot::get`), and the firmware waits in connect().
     let chip = Simulator::power_on(cfg, sink, server.clone());
-    server.lwip.set(chip.lwip()).ok().unwrap();
+    server.lwip.set(chip.lwip());
     Run {
         server,
         serial,
