@@ -115,15 +115,23 @@ fn response(accept: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A client through DNS (a literal address), TCP and a good 101.
-fn open() -> (WsInfo, Rec) {
+/// A client through DNS (a literal address) and TCP: its request sent,
+/// what it called so far taken.
+fn tcp_up(url: &[u8]) -> (WsInfo, Rec) {
     let mut env = Rec {
         dns: Some([127, 0, 0, 1]),
         ..Rec::default()
     };
     let mut ws = WsInfo::new();
-    assert_eq!(ws.connect(b"ws://127.0.0.1:8080/echo", &mut env), None);
+    assert_eq!(ws.connect(url, &mut env), None);
     ws.connected(&mut env);
+    env.take();
+    (ws, env)
+}
+
+/// A client through DNS (a literal address), TCP and a good 101.
+fn open() -> (WsInfo, Rec) {
+    let (mut ws, mut env) = tcp_up(b"ws://127.0.0.1:8080/echo");
     let accept = ws.expected_key().unwrap().to_string();
     let ups = {
         let first = ws.received(&response(&accept), &mut env);
@@ -252,14 +260,7 @@ fn a_response_without_http_1_1_101_in_the_first_segment_is_17() {
         // strstr stops at a NUL byte.
         b"\0HTTP/1.1 101 Switching Protocols\r\n\r\n",
     ] {
-        let mut env = Rec {
-            dns: Some([127, 0, 0, 1]),
-            ..Rec::default()
-        };
-        let mut ws = WsInfo::new();
-        ws.connect(b"ws://127.0.0.1:1/", &mut env);
-        ws.connected(&mut env);
-        env.take();
+        let (mut ws, mut env) = tcp_up(b"ws://127.0.0.1:1/");
         assert_eq!(ws.received(first, &mut env), None);
         assert_eq!(env.take(), vec![Call::Disconnect]);
         assert_eq!(
@@ -274,14 +275,7 @@ fn a_response_without_http_1_1_101_in_the_first_segment_is_17() {
 
 #[test]
 fn a_wrong_or_late_accept_is_7_and_the_header_name_is_not_checked() {
-    let mut env = Rec {
-        dns: Some([127, 0, 0, 1]),
-        ..Rec::default()
-    };
-    let mut ws = WsInfo::new();
-    ws.connect(b"ws://127.0.0.1:1/", &mut env);
-    ws.connected(&mut env);
-    env.take();
+    let (mut ws, mut env) = tcp_up(b"ws://127.0.0.1:1/");
     assert_eq!(
         ws.received(&response("dGhlIHNhbXBsZSBub25jZQ=="), &mut env),
         None
@@ -301,14 +295,7 @@ fn a_wrong_or_late_accept_is_7_and_the_header_name_is_not_checked() {
 
 #[test]
 fn frames_in_the_101_segment_come_after_connection() {
-    let mut env = Rec {
-        dns: Some([127, 0, 0, 1]),
-        ..Rec::default()
-    };
-    let mut ws = WsInfo::new();
-    ws.connect(b"ws://127.0.0.1:1/", &mut env);
-    ws.connected(&mut env);
-    env.take();
+    let (mut ws, mut env) = tcp_up(b"ws://127.0.0.1:1/");
     let mut seg = response(ws.expected_key().unwrap());
     seg.extend(server_frame(true, 1, b"hi"));
     seg.extend(server_frame(true, 2, b"\x00\x01"));
@@ -626,14 +613,7 @@ fn dns_failure_is_5_and_tcp_errors_are_minus_100() {
 
 #[test]
 fn the_connect_timeout_is_18_without_a_disconnect() {
-    let mut env = Rec {
-        dns: Some([127, 0, 0, 1]),
-        ..Rec::default()
-    };
-    let mut ws = WsInfo::new();
-    ws.connect(b"ws://127.0.0.1:9/", &mut env);
-    ws.connected(&mut env);
-    env.take();
+    let (mut ws, mut env) = tcp_up(b"ws://127.0.0.1:9/");
     assert_eq!(ws.timer_fired(&mut env), Some(Upcall::Close(-18)));
     assert_eq!(env.take(), vec![Call::Disarm, Call::Delete]);
 }
