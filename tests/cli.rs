@@ -450,13 +450,39 @@ fn sim_uri_is_required_for_a_client_firmware_and_refused_for_a_server() {
     }
 }
 
+/// The first connection to `listener` (within 20 s) and its handshake
+/// request, read to its blank line (each read within 10 s).
+fn accept_request(listener: &std::net::TcpListener) -> (std::net::TcpStream, String) {
+    use std::io::Read;
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut s = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "the firmware never dialled");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = Vec::new();
+    let mut buf = [0u8; 512];
+    while !req.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the request ends");
+        req.extend_from_slice(&buf[..n]);
+    }
+    (s, String::from_utf8(req).unwrap())
+}
+
 /// NodeMCU's client with a script that names its own server needs no
 /// `--uri`: the script's URL is dialled as written.
 #[test]
 fn sim_runs_a_nodemcu_client_script_that_names_its_server_without_uri() {
-    use std::io::Read;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("init.lua");
@@ -474,30 +500,7 @@ fn sim_runs_a_nodemcu_client_script_that_names_its_server_without_uri() {
             .spawn()
             .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut s = loop {
-        match listener.accept() {
-            Ok((s, _)) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the script's client never dialled"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
-    s.set_nonblocking(false).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = Vec::new();
-    let mut buf = [0u8; 512];
-    while !req.ends_with(b"\r\n\r\n") {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "the request ends");
-        req.extend_from_slice(&buf[..n]);
-    }
-    let req = String::from_utf8(req).unwrap();
+    let (_s, req) = accept_request(&listener);
     assert!(req.starts_with("GET /own HTTP/1.1\r\n"), "{req}");
     assert!(req.contains("\r\nUser-Agent: ESP8266\r\n"), "{req}");
 }
@@ -507,7 +510,6 @@ fn sim_runs_a_nodemcu_client_script_that_names_its_server_without_uri() {
 /// stdout.
 #[test]
 fn sim_with_uri_dials_the_server_and_prints_its_console() {
-    use std::io::Read;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let mut child = Reap(
@@ -519,16 +521,7 @@ fn sim_with_uri_dials_the_server_and_prints_its_console() {
             .spawn()
             .unwrap(),
     );
-    let (mut s, _) = listener.accept().unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = Vec::new();
-    let mut buf = [0u8; 512];
-    while !req.ends_with(b"\r\n\r\n") {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "the request ends");
-        req.extend_from_slice(&buf[..n]);
-    }
-    let req = String::from_utf8(req).unwrap();
+    let (s, req) = accept_request(&listener);
     assert!(req.starts_with("GET /chat HTTP/1.1\r\n"), "{req}");
     assert!(req.contains(&format!("\r\nHost: {addr}\r\n")), "{req}");
     drop(s);
